@@ -1,0 +1,1 @@
+int gs_json_dummy;

@@ -1,0 +1,1 @@
+int gs_utf8_dummy;

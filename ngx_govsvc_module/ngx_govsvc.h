@@ -1,0 +1,307 @@
+
+/*
+ * GovSvc nginx glue: types shared by the module's files.
+ *
+ * Per-worker state (the PostgreSQL pool, the Redis connections) hangs off
+ * the main configuration and is created in init_process; state every
+ * worker needs at once (key/value entries, counters, metrics) lives in the
+ * shared zone of govsvc_zone.
+ */
+
+
+#ifndef _NGX_GOVSVC_H_INCLUDED_
+#define _NGX_GOVSVC_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libpq-fe.h>
+#include <hiredis.h>
+#include <async.h>
+#include <cJSON.h>
+
+
+#define NGX_GOVSVC_JSON_DEPTH         32
+#define NGX_GOVSVC_MAX_PARAMS         4
+#define NGX_GOVSVC_MAX_WORKERS        64
+
+
+typedef struct ngx_govsvc_pg_pool_s   ngx_govsvc_pg_pool_t;
+typedef struct ngx_govsvc_pg_s        ngx_govsvc_pg_t;
+typedef struct ngx_govsvc_redis_s     ngx_govsvc_redis_t;
+typedef struct ngx_govsvc_redis_cmd_s ngx_govsvc_redis_cmd_t;
+typedef struct ngx_govsvc_ctx_s       ngx_govsvc_ctx_t;
+typedef struct ngx_govsvc_route_s     ngx_govsvc_route_t;
+
+
+#ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
+#define NGX_HTTP_UNPROCESSABLE_ENTITY 422
+#endif
+
+
+/* which handler a location runs */
+typedef enum {
+    NGX_GOVSVC_LOC_NONE = 0,
+    NGX_GOVSVC_LOC_API,
+    NGX_GOVSVC_LOC_SYNC,
+    NGX_GOVSVC_LOC_HEALTH,
+    NGX_GOVSVC_LOC_METRICS,
+    NGX_GOVSVC_LOC_ERROR,
+    NGX_GOVSVC_LOC_BENCH_JSON,
+    NGX_GOVSVC_LOC_BENCH_SLEEP
+} ngx_govsvc_loc_kind_e;
+
+
+typedef struct {
+    /* govsvc_postgres "conninfo" max=N queue=N timeout=T */
+    ngx_str_t                 pg_conninfo;
+    ngx_uint_t                pg_max;
+    ngx_uint_t                pg_queue;
+    ngx_msec_t                pg_timeout;
+
+    /* govsvc_redis ADDRESS conns=N timeout=T (ADDRESS: IP:PORT or unix:PATH) */
+    ngx_str_t                 redis_host;      /* IP or socket path, NUL-ended */
+    ngx_int_t                 redis_port;      /* 0 for a Unix socket */
+    ngx_uint_t                redis_conns;
+    ngx_msec_t                redis_timeout;
+
+    /* govsvc_zone NAME SIZE */
+    ngx_shm_zone_t           *shm_zone;
+
+    /* govsvc_node REGION_CODE */
+    ngx_str_t                 node;
+
+    /* govsvc_cache_ttl TIME */
+    ngx_msec_t                cache_ttl;
+
+    /* govsvc_public_write_limit N WINDOW */
+    ngx_uint_t                public_limit;
+    ngx_msec_t                public_window;
+
+    /* per-worker state, built in init_process */
+    ngx_govsvc_pg_pool_t     *pg;
+    ngx_govsvc_redis_t       *redis;
+} ngx_govsvc_main_conf_t;
+
+
+typedef struct {
+    ngx_govsvc_loc_kind_e     kind;
+    size_t                    bench_size;      /* govsvc_bench_json SIZE */
+} ngx_govsvc_loc_conf_t;
+
+
+/*
+ * The metrics block at the head of the shared zone.  Counters are bumped
+ * with ngx_atomic_fetch_add and never reset; gauges are per worker slot
+ * (ngx_worker) so that a respawned worker overwrites its predecessor's.
+ */
+
+#define NGX_GOVSVC_ROUTES_MAX         64
+#define NGX_GOVSVC_STATUSES           16     /* see ngx_govsvc_status_slot */
+#define NGX_GOVSVC_LATENCY_BUCKETS    12
+
+typedef struct {
+    ngx_atomic_t              requests[NGX_GOVSVC_ROUTES_MAX]
+                                      [NGX_GOVSVC_STATUSES];
+    ngx_atomic_t              latency[NGX_GOVSVC_LATENCY_BUCKETS + 1];
+    ngx_atomic_t              latency_sum_ms;
+    ngx_atomic_t              latency_count;
+
+    ngx_atomic_t              pg_busy[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pg_idle[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pg_waiting[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pg_connects;
+    ngx_atomic_t              pg_errors;       /* connect or query failures */
+    ngx_atomic_t              pg_timeouts;
+    ngx_atomic_t              pg_queue_full;
+
+    ngx_atomic_t              redis_up[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              redis_pending[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              redis_errors;
+    ngx_atomic_t              redis_timeouts;
+
+    ngx_atomic_t              cache_hits;
+    ngx_atomic_t              cache_misses;
+    ngx_atomic_t              rate_limited;
+} ngx_govsvc_metrics_t;
+
+
+/* bumps a counter of the metrics block, when a zone is configured */
+#define ngx_govsvc_count(field)                                              \
+    do {                                                                     \
+        ngx_govsvc_metrics_t  *m_ = ngx_govsvc_metrics();                    \
+        if (m_) {                                                            \
+            ngx_atomic_fetch_add(&m_->field, 1);                             \
+        }                                                                    \
+    } while (0)
+
+
+/* route ids below this are the location kinds (unmatched requests) */
+#define NGX_GOVSVC_ROUTE_BASE         8
+
+
+/* ---- ngx_govsvc_module.c ---- */
+
+extern ngx_module_t  ngx_govsvc_module;
+
+ngx_govsvc_metrics_t *ngx_govsvc_metrics(void);
+ngx_uint_t ngx_govsvc_status_slot(ngx_uint_t status);
+extern ngx_uint_t  ngx_govsvc_statuses[NGX_GOVSVC_STATUSES];
+extern ngx_msec_t  ngx_govsvc_latency_bounds[NGX_GOVSVC_LATENCY_BUCKETS];
+
+
+/* ---- ngx_govsvc_http.c: requests and answers ---- */
+
+/*
+ * A request's state while it waits on PostgreSQL or Redis.  Allocated in
+ * r->pool; the drivers never point at it directly but through handles
+ * whose cleanup detaches them when the request goes away first.
+ */
+
+struct ngx_govsvc_ctx_s {
+    ngx_http_request_t       *request;
+    const ngx_govsvc_route_t *route;
+    ngx_uint_t                route_id;        /* metrics label index */
+    ngx_str_t                 params[NGX_GOVSVC_MAX_PARAMS];
+    ngx_uint_t                nparams;
+    cJSON                    *body;            /* freed by a pool cleanup */
+    ngx_govsvc_pg_t          *pg;
+    ngx_uint_t                step;            /* handler's own progress */
+    void                     *data;            /* handler's own state */
+};
+
+
+typedef ngx_int_t (*ngx_govsvc_handler_pt)(ngx_govsvc_ctx_t *ctx);
+
+#define NGX_GOVSVC_BODY_JSON      0x01      /* needs a JSON object body */
+#define NGX_GOVSVC_PUBLIC_WRITE   0x02      /* counts against public limit */
+
+struct ngx_govsvc_route_s {
+    ngx_uint_t                method;          /* NGX_HTTP_GET, ... */
+    const char               *pattern;         /* "/api/v1/regions/{}" */
+    ngx_govsvc_handler_pt     handler;
+    ngx_uint_t                flags;
+    const char               *name;            /* metrics label */
+};
+
+
+ngx_int_t ngx_govsvc_dispatch(ngx_http_request_t *r,
+    const ngx_govsvc_route_t *routes, ngx_uint_t nroutes,
+    ngx_uint_t route_base);
+
+ngx_int_t ngx_govsvc_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, const u_char *body, size_t len);
+ngx_int_t ngx_govsvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *json, size_t len);
+ngx_int_t ngx_govsvc_send_cjson(ngx_http_request_t *r, ngx_uint_t status,
+    cJSON *json);
+ngx_int_t ngx_govsvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field);
+ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
+    const char *what);
+
+/* ends a request that was kept alive with r->main->count++ */
+void ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* NUL-terminated copy of a query argument, or NULL when absent */
+char *ngx_govsvc_arg(ngx_http_request_t *r, const char *name);
+
+
+/* ---- ngx_govsvc_pg.c: PostgreSQL, per-worker pool, never blocking ---- */
+
+/*
+ * handler gets res == NULL when the connection failed or timed out (the
+ * caller answers 503); otherwise res is the statement's last result, or
+ * its first error, owned by the driver and cleared after the handler
+ * returns.  The handler is always called from the event loop, never from
+ * inside ngx_govsvc_pg_query().
+ */
+typedef void (*ngx_govsvc_pg_handler_pt)(ngx_govsvc_pg_t *pg,
+    PGresult *res, void *data);
+
+ngx_govsvc_pg_pool_t *ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf);
+void ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool);
+
+/* a request's handle; the connection is taken on the first query */
+ngx_govsvc_pg_t *ngx_govsvc_pg_open(ngx_http_request_t *r);
+
+/* NGX_OK: handler will be called; NGX_DECLINED: PostgreSQL is away or the
+ * queue is full, answer 503 at once */
+ngx_int_t ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql,
+    int nparams, const char *const *values,
+    ngx_govsvc_pg_handler_pt handler, void *data);
+
+/* gives the connection back; an open transaction is rolled back first */
+void ngx_govsvc_pg_close(ngx_govsvc_pg_t *pg);
+
+/* "ok" or "down": whether the pool could reach the server lately */
+ngx_int_t ngx_govsvc_pg_is_down(ngx_govsvc_pg_pool_t *pool);
+
+ngx_int_t ngx_govsvc_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
+
+
+/* ---- ngx_govsvc_redis.c: Redis cache, hiredis async on nginx events ---- */
+
+/* reply == NULL: error, disconnect or timeout; the reply is owned by
+ * hiredis and only valid during the call */
+typedef void (*ngx_govsvc_redis_handler_pt)(redisReply *reply, void *data);
+
+ngx_govsvc_redis_t *ngx_govsvc_redis_create(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf);
+void ngx_govsvc_redis_destroy(ngx_govsvc_redis_t *redis);
+
+/* NULL: Redis is away (fail fast, do without it); otherwise the handler
+ * is called exactly once, later, unless cancelled first */
+ngx_govsvc_redis_cmd_t *ngx_govsvc_redis_command(ngx_govsvc_redis_t *redis,
+    ngx_govsvc_redis_handler_pt handler, void *data,
+    int argc, const char **argv, const size_t *argvlen);
+
+/* the handler will not be called; safe to call until it has been */
+void ngx_govsvc_redis_cancel(ngx_govsvc_redis_cmd_t *cmd);
+
+/* whether at least one connection is established */
+ngx_int_t ngx_govsvc_redis_is_up(ngx_govsvc_redis_t *redis);
+
+ngx_int_t ngx_govsvc_redis_parse_address(ngx_conf_t *cf, ngx_str_t *addr,
+    ngx_govsvc_main_conf_t *gmcf);
+
+
+/* ---- ngx_govsvc_shm.c: key/value with expiry and counters ---- */
+
+ngx_shm_zone_t *ngx_govsvc_shm_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+
+/* NGX_OK, NGX_DECLINED (absent or expired) or NGX_ERROR */
+ngx_int_t ngx_govsvc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_str_t *value);
+/* ttl 0: no expiry.  NGX_ERROR when the zone is full even after expiry */
+ngx_int_t ngx_govsvc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, ngx_msec_t ttl);
+ngx_int_t ngx_govsvc_shm_del(ngx_shm_zone_t *zone, ngx_str_t *key);
+/* adds delta to the counter (created at 0 with ttl if absent); *value is
+ * the new value and *ttl_left what remains of its life in ms */
+ngx_int_t ngx_govsvc_shm_incr(ngx_shm_zone_t *zone, ngx_str_t *key,
+    int64_t delta, ngx_msec_t ttl, int64_t *value, ngx_msec_t *ttl_left);
+
+ngx_govsvc_metrics_t *ngx_govsvc_shm_metrics(ngx_shm_zone_t *zone);
+
+
+/* ---- ngx_govsvc_api.c and ngx_govsvc_ops.c: handlers ---- */
+
+ngx_int_t ngx_govsvc_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_sync_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_error_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_bench_json_handler(ngx_http_request_t *r);
+ngx_int_t ngx_govsvc_bench_sleep_handler(ngx_http_request_t *r);
+
+/* route names for metrics labels, in route id order */
+extern const char  *ngx_govsvc_route_names[NGX_GOVSVC_ROUTES_MAX];
+extern ngx_uint_t   ngx_govsvc_nroute_names;
+
+
+#endif /* _NGX_GOVSVC_H_INCLUDED_ */

@@ -1,0 +1,857 @@
+
+/*
+ * GovSvc: the /api/v1 routes.
+ *
+ * Reads let PostgreSQL build the JSON (json_agg), which the module passes
+ * through untouched; reads that change rarely are cached in Redis, which
+ * may vanish at any moment: a miss, an error and a timeout all fall back
+ * to PostgreSQL.
+ */
+
+
+#include "ngx_govsvc.h"
+#include "gs_calendar.h"
+#include "gs_utf8.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+
+#define NGX_GOVSVC_LIST_DEFAULT        50
+#define NGX_GOVSVC_LIST_MAX            500
+#define NGX_GOVSVC_CONSULT_REPLY_DAYS  5
+#define NGX_GOVSVC_CODE_LEN            12
+#define NGX_GOVSVC_TZ_OFFSET           (8 * 3600)     /* +08:00 */
+
+
+typedef struct {
+    ngx_govsvc_ctx_t         *ctx;
+    ngx_str_t                 key;            /* Redis key */
+    const char               *sql;
+    int                       nparams;
+    const char              **values;
+    ngx_govsvc_redis_cmd_t   *cmd;
+} ngx_govsvc_cached_t;
+
+
+typedef struct {
+    const char               *values[7];
+    char                      today[11];
+    char                      reply_due[11];
+    char                      code[NGX_GOVSVC_CODE_LEN + 1];
+    char                      code_hash[SHA256_DIGEST_LENGTH * 2 + 1];
+    char                      department[NGX_INT64_LEN + 1];
+    char                      id[NGX_INT64_LEN + 1];
+    const char               *outbox[3];
+} ngx_govsvc_consult_t;
+
+
+static ngx_int_t ngx_govsvc_regions_list(ngx_govsvc_ctx_t *ctx);
+static ngx_int_t ngx_govsvc_regions_get(ngx_govsvc_ctx_t *ctx);
+static ngx_int_t ngx_govsvc_calendar_get(ngx_govsvc_ctx_t *ctx);
+static ngx_int_t ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx);
+
+static ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx,
+    const char *sql, int nparams, const char **values);
+static void ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static ngx_int_t ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx,
+    ngx_str_t *key, const char *sql, int nparams, const char **values);
+static void ngx_govsvc_cached_reply(redisReply *reply, void *data);
+static void ngx_govsvc_cached_result(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_cached_cleanup(void *data);
+static void ngx_govsvc_redis_ignore(redisReply *reply, void *data);
+static void ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static ngx_int_t ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
+    ngx_govsvc_consult_t *cs);
+static ngx_int_t ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res);
+static ngx_int_t ngx_govsvc_limit(ngx_http_request_t *r, const char **limit);
+static const char *ngx_govsvc_text(ngx_govsvc_ctx_t *ctx, cJSON *obj,
+    const char *name, size_t max, ngx_uint_t required, const char **field);
+static void ngx_govsvc_today(char out[11]);
+
+
+static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
+    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/regions",
+      ngx_govsvc_regions_list, 0, "regions_list" },
+    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/regions/{}",
+      ngx_govsvc_regions_get, 0, "regions_get" },
+    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/calendar",
+      ngx_govsvc_calendar_get, 0, "calendar_get" },
+    { NGX_HTTP_POST, "/api/v1/public/consultations",
+      ngx_govsvc_consult_create,
+      NGX_GOVSVC_BODY_JSON|NGX_GOVSVC_PUBLIC_WRITE,
+      "public_consultations_create" },
+};
+
+
+#define NGX_GOVSVC_API_NROUTES                                               \
+    (sizeof(ngx_govsvc_api_routes) / sizeof(ngx_govsvc_route_t))
+
+
+const char  *ngx_govsvc_route_names[NGX_GOVSVC_ROUTES_MAX] = {
+    "none", "api", "sync", "healthz", "metrics", "error", "bench_json",
+    "bench_sleep",
+    "regions_list", "regions_get", "calendar_get",
+    "public_consultations_create"
+};
+
+ngx_uint_t  ngx_govsvc_nroute_names = NGX_GOVSVC_ROUTE_BASE
+                                      + NGX_GOVSVC_API_NROUTES;
+
+
+ngx_int_t
+ngx_govsvc_api_handler(ngx_http_request_t *r)
+{
+    return ngx_govsvc_dispatch(r, ngx_govsvc_api_routes,
+                               NGX_GOVSVC_API_NROUTES,
+                               NGX_GOVSVC_ROUTE_BASE);
+}
+
+
+ngx_int_t
+ngx_govsvc_sync_handler(ngx_http_request_t *r)
+{
+    /* node-to-node sync arrives with three-tier linkage (issue 7) */
+    return ngx_govsvc_dispatch(r, NULL, 0, NGX_GOVSVC_ROUTE_BASE);
+}
+
+
+/* GET /api/v1/regions?limit=&cursor= */
+
+static ngx_int_t
+ngx_govsvc_regions_list(ngx_govsvc_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_palloc(ctx->request->pool, 2 * sizeof(char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = ngx_govsvc_arg(ctx->request, "cursor");
+    if (values[0] == NULL) {
+        values[0] = "";
+    }
+
+    if (ngx_govsvc_limit(ctx->request, &values[1]) != NGX_OK) {
+        return ngx_govsvc_send_error(ctx->request, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request",
+                                     "limit must be 1 to 500", "limit");
+    }
+
+    return ngx_govsvc_json_query(ctx,
+        "WITH page AS ("
+        "  SELECT code, name, parent, level FROM regions"
+        "  WHERE code > $1 ORDER BY code LIMIT $2::int + 1),"
+        " shown AS (SELECT * FROM page ORDER BY code LIMIT $2::int)"
+        " SELECT json_build_object("
+        "  'items', coalesce((SELECT json_agg(json_build_object("
+        "     'code', code, 'name', name, 'parent', parent,"
+        "     'level', level) ORDER BY code) FROM shown), '[]'),"
+        "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $2::int"
+        "     THEN (SELECT max(code) FROM shown) END)",
+        2, values);
+}
+
+
+/* GET /api/v1/regions/{code} */
+
+static ngx_int_t
+ngx_govsvc_regions_get(ngx_govsvc_ctx_t *ctx)
+{
+    u_char       *code;
+    const char  **values;
+
+    code = ngx_pnalloc(ctx->request->pool, ctx->params[0].len + 1);
+    values = ngx_palloc(ctx->request->pool, sizeof(char *));
+    if (code == NULL || values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_cpystrn(code, ctx->params[0].data, ctx->params[0].len + 1);
+    values[0] = (const char *) code;
+
+    return ngx_govsvc_json_query(ctx,
+        "SELECT json_build_object('code', code, 'name', name,"
+        " 'parent', parent, 'level', level)"
+        " FROM regions WHERE code = $1",
+        1, values);
+}
+
+
+/*
+ * GET /api/v1/calendar?year=YYYY: the working-day exceptions of a year.
+ * Public: promised dates shown to applicants are computed from it.
+ */
+
+static ngx_int_t
+ngx_govsvc_calendar_get(ngx_govsvc_ctx_t *ctx)
+{
+    char         *year;
+    ngx_int_t     y;
+    ngx_str_t     key;
+    const char  **values;
+
+    year = ngx_govsvc_arg(ctx->request, "year");
+    y = year ? ngx_atoi((u_char *) year, ngx_strlen(year)) : NGX_ERROR;
+
+    if (y < 1900 || y > 9999) {
+        return ngx_govsvc_send_error(ctx->request,
+                                     NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "year must be a four-digit year",
+                                     "year");
+    }
+
+    values = ngx_palloc(ctx->request->pool, sizeof(char *));
+    key.data = ngx_pnalloc(ctx->request->pool, sizeof("govsvc:calendar:") + 4);
+    if (values == NULL || key.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = year;
+    key.len = ngx_sprintf(key.data, "govsvc:calendar:%i", y) - key.data;
+
+    return ngx_govsvc_cached_query(ctx, &key,
+        "SELECT json_build_object('year', $1::int, 'days',"
+        " coalesce(json_agg(json_build_object('date', day, 'kind', kind,"
+        "  'name', name) ORDER BY day), '[]'))"
+        " FROM calendar_days WHERE extract(year FROM day) = $1::int",
+        1, values);
+}
+
+
+/*
+ * Runs a statement returning one JSON value and answers it: 200, or 404
+ * when there is no row.
+ */
+
+static ngx_int_t
+ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
+    const char **values)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->pg = ngx_govsvc_pg_open(r);
+    if (ctx->pg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_govsvc_pg_query(ctx->pg, sql, nparams, values,
+                            ngx_govsvc_json_result, ctx)
+        != NGX_OK)
+    {
+        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_ctx_t *ctx = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_govsvc_db_error(r, res);
+
+    } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such resource", NULL);
+
+    } else {
+        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
+                                  (u_char *) PQgetvalue(res, 0, 0),
+                                  PQgetlength(res, 0, 0));
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* Redis first, PostgreSQL on a miss or when Redis is away */
+
+static ngx_int_t
+ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx, ngx_str_t *key,
+    const char *sql, int nparams, const char **values)
+{
+    const char              *argv[2];
+    size_t                   argvlen[2];
+    ngx_http_request_t      *r;
+    ngx_pool_cleanup_t      *cln;
+    ngx_govsvc_cached_t     *cq;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    r = ctx->request;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gmcf->redis == NULL) {
+        return ngx_govsvc_json_query(ctx, sql, nparams, values);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_govsvc_cached_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cq = cln->data;
+    ngx_memzero(cq, sizeof(ngx_govsvc_cached_t));
+    cq->ctx = ctx;
+    cq->key = *key;
+    cq->sql = sql;
+    cq->nparams = nparams;
+    cq->values = values;
+
+    cln->handler = ngx_govsvc_cached_cleanup;
+
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+
+    cq->cmd = ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_cached_reply,
+                                       cq, 2, argv, argvlen);
+
+    if (cq->cmd == NULL) {
+        ngx_govsvc_count(cache_misses);
+        return ngx_govsvc_json_query(ctx, sql, nparams, values);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_govsvc_cached_reply(redisReply *reply, void *data)
+{
+    ngx_govsvc_cached_t *cq = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    cq->cmd = NULL;
+    r = cq->ctx->request;
+
+    if (reply && reply->type == REDIS_REPLY_STRING) {
+        ngx_govsvc_count(cache_hits);
+        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK, (u_char *) reply->str,
+                                  reply->len);
+        ngx_govsvc_finalize(r, rc);
+        return;
+    }
+
+    ngx_govsvc_count(cache_misses);
+
+    cq->ctx->pg = ngx_govsvc_pg_open(r);
+
+    if (cq->ctx->pg == NULL
+        || ngx_govsvc_pg_query(cq->ctx->pg, cq->sql, cq->nparams,
+                               cq->values, ngx_govsvc_cached_result, cq)
+           != NGX_OK)
+    {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+        ngx_govsvc_finalize(r, rc);
+    }
+}
+
+
+static void
+ngx_govsvc_cached_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_cached_t *cq = data;
+
+    u_char                  ttl[NGX_INT_T_LEN];
+    const char             *argv[5];
+    size_t                  argvlen[5];
+    ngx_govsvc_main_conf_t *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(cq->ctx->request, ngx_govsvc_module);
+
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK
+        && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && gmcf->redis)
+    {
+        argv[0] = "SET";
+        argvlen[0] = 3;
+        argv[1] = (const char *) cq->key.data;
+        argvlen[1] = cq->key.len;
+        argv[2] = PQgetvalue(res, 0, 0);
+        argvlen[2] = PQgetlength(res, 0, 0);
+        argv[3] = "PX";
+        argvlen[3] = 2;
+        argv[4] = (const char *) ttl;
+        argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
+
+        /* a cache fill may fail: the next read tries again */
+        (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_redis_ignore,
+                                        NULL, 5, argv, argvlen);
+    }
+
+    ngx_govsvc_json_result(pg, res, cq->ctx);
+}
+
+
+static void
+ngx_govsvc_cached_cleanup(void *data)
+{
+    ngx_govsvc_cached_t *cq = data;
+
+    if (cq->cmd) {
+        ngx_govsvc_redis_cancel(cq->cmd);
+        cq->cmd = NULL;
+    }
+}
+
+
+static void
+ngx_govsvc_redis_ignore(redisReply *reply, void *data)
+{
+}
+
+
+/*
+ * POST /api/v1/public/consultations: one transaction of two statements,
+ * the question and its outbox event, after the reply deadline has been
+ * computed from the working-day calendar.
+ */
+
+enum {
+    NGX_GOVSVC_CONSULT_CALENDAR = 0,
+    NGX_GOVSVC_CONSULT_BEGIN,
+    NGX_GOVSVC_CONSULT_INSERT,
+    NGX_GOVSVC_CONSULT_OUTBOX,
+    NGX_GOVSVC_CONSULT_COMMIT
+};
+
+
+static ngx_int_t
+ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
+{
+    ngx_int_t              rc;
+    ngx_http_request_t    *r;
+    ngx_govsvc_consult_t  *cs;
+
+    r = ctx->request;
+
+    cs = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_consult_t));
+    if (cs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->data = cs;
+
+    rc = ngx_govsvc_consult_validate(ctx, cs);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_govsvc_today(cs->today);
+    cs->outbox[0] = cs->today;
+
+    ctx->pg = ngx_govsvc_pg_open(r);
+    if (ctx->pg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->step = NGX_GOVSVC_CONSULT_CALENDAR;
+
+    if (ngx_govsvc_pg_query(ctx->pg,
+            "SELECT day::text, kind FROM calendar_days"
+            " WHERE day > $1::date AND day <= $1::date + 366"
+            " ORDER BY day",
+            1, cs->outbox, ngx_govsvc_consult_step, ctx)
+        != NGX_OK)
+    {
+        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx, ngx_govsvc_consult_t *cs)
+{
+    u_char                   rnd[NGX_GOVSVC_CODE_LEN];
+    u_char                   md[SHA256_DIGEST_LENGTH];
+    cJSON                   *body, *dept, *asker;
+    ngx_uint_t               i;
+    const char              *field;
+    static const char        alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+    body = ctx->body;
+    field = NULL;
+
+    cs->values[0] = ngx_govsvc_text(ctx, body, "title", 200, 1, &field);
+    cs->values[1] = ngx_govsvc_text(ctx, body, "content", 5000, 1, &field);
+    cs->values[2] = ngx_govsvc_text(ctx, body, "item_code", 64, 0, &field);
+
+    asker = cJSON_GetObjectItemCaseSensitive(body, "asker");
+
+    if (asker != NULL && !cJSON_IsNull(asker) && !cJSON_IsObject(asker)) {
+        field = "asker";
+
+    } else {
+        cs->values[4] = ngx_govsvc_text(ctx, asker, "name", 50, 0, &field);
+        cs->values[5] = ngx_govsvc_text(ctx, asker, "phone", 20, 0, &field);
+    }
+
+    if (field == NULL && cs->values[5]) {
+        for (i = 0; cs->values[5][i]; i++) {
+            if ((cs->values[5][i] < '0' || cs->values[5][i] > '9')
+                && cs->values[5][i] != '-' && cs->values[5][i] != '+')
+            {
+                field = "asker.phone";
+                break;
+            }
+        }
+    }
+
+    dept = cJSON_GetObjectItemCaseSensitive(body, "department");
+
+    if (field == NULL && dept != NULL && !cJSON_IsNull(dept)) {
+        if (!cJSON_IsNumber(dept) || dept->valuedouble < 1
+            || dept->valuedouble > 9007199254740991.0
+            || dept->valuedouble != (double) (int64_t) dept->valuedouble)
+        {
+            field = "department";
+
+        } else {
+            ngx_sprintf((u_char *) cs->department, "%L%Z",
+                        (int64_t) dept->valuedouble);
+            cs->values[3] = cs->department;
+        }
+    }
+
+    if (field) {
+        return ngx_govsvc_send_error(ctx->request,
+                                     NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "a field is missing or invalid", field);
+    }
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                      "govsvc: RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* 32 symbols: every byte maps evenly; 60 bits of chance */
+    for (i = 0; i < NGX_GOVSVC_CODE_LEN; i++) {
+        cs->code[i] = alphabet[rnd[i] % 32];
+    }
+
+    SHA256((u_char *) cs->code, NGX_GOVSVC_CODE_LEN, md);
+    ngx_hex_dump((u_char *) cs->code_hash, md, sizeof(md));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_ctx_t *ctx = data;
+
+    int                      i, n;
+    cJSON                   *json;
+    ngx_int_t                rc;
+    gs_day_t                *days;
+    gs_date_t                today, due;
+    const char              *sql, *kind;
+    gs_calendar_t            cal;
+    ngx_http_request_t      *r;
+    ngx_govsvc_consult_t    *cs;
+    ngx_govsvc_main_conf_t  *gmcf;
+    const char *const       *values;
+
+    r = ctx->request;
+    cs = ctx->data;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+        goto done;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK
+        && PQresultStatus(res) != PGRES_COMMAND_OK)
+    {
+        rc = ngx_govsvc_db_error(r, res);
+        goto done;
+    }
+
+    switch (ctx->step) {
+
+    case NGX_GOVSVC_CONSULT_CALENDAR:
+        n = PQntuples(res);
+        days = ngx_palloc(r->pool, (n ? n : 1) * sizeof(gs_day_t));
+        if (days == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        for (i = 0; i < n; i++) {
+            kind = PQgetvalue(res, i, 1);
+            days[i].kind = (kind[0] == 'h') ? GS_DAY_HOLIDAY : GS_DAY_WORKDAY;
+
+            if (gs_date_parse(PQgetvalue(res, i, 0), PQgetlength(res, i, 0),
+                              &days[i].date)
+                != 0)
+            {
+                rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+                goto done;
+            }
+        }
+
+        if (gs_calendar_init(&cal, days, n) != 0
+            || gs_date_parse(cs->today, 10, &today) != 0)
+        {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        due = gs_calendar_add_working_days(&cal, today,
+                                           NGX_GOVSVC_CONSULT_REPLY_DAYS);
+        if (due == GS_DATE_INVALID) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "govsvc: the calendar has no working day left "
+                          "after %s", cs->today);
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        gs_date_format(due, cs->reply_due);
+        cs->values[6] = cs->reply_due;
+
+        ctx->step = NGX_GOVSVC_CONSULT_BEGIN;
+        sql = "BEGIN";
+        n = 0;
+        values = NULL;
+        break;
+
+    case NGX_GOVSVC_CONSULT_BEGIN:
+        ctx->step = NGX_GOVSVC_CONSULT_INSERT;
+        sql = "INSERT INTO consultations (node, title, content, item_code,"
+              " department, asker_name, asker_phone, reply_due, code_hash)"
+              " VALUES ($8, $1, $2, $3, $4::bigint, $5, $6, $7::date, $9)"
+              " RETURNING id";
+        cs->outbox[0] = (const char *) gmcf->node.data;
+        n = 9;
+
+        /* values[7], values[8] are the node and the code's hash */
+        values = ngx_palloc(r->pool, 9 * sizeof(char *));
+        if (values == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        ngx_memcpy((void *) values, cs->values, 7 * sizeof(char *));
+        ((const char **) values)[7] = (const char *) gmcf->node.data;
+        ((const char **) values)[8] = cs->code_hash;
+        break;
+
+    case NGX_GOVSVC_CONSULT_INSERT:
+        ngx_cpystrn((u_char *) cs->id, (u_char *) PQgetvalue(res, 0, 0),
+                    sizeof(cs->id));
+        cs->outbox[1] = cs->id;
+        cs->outbox[2] = cs->reply_due;
+
+        ctx->step = NGX_GOVSVC_CONSULT_OUTBOX;
+        sql = "SELECT govsvc_outbox_append($1, 'consultation.created', NULL,"
+              " jsonb_build_object('id', $2::bigint, 'reply_due', $3::date))";
+        n = 3;
+        values = cs->outbox;
+        break;
+
+    case NGX_GOVSVC_CONSULT_OUTBOX:
+        ctx->step = NGX_GOVSVC_CONSULT_COMMIT;
+        sql = "COMMIT";
+        n = 0;
+        values = NULL;
+        break;
+
+    default: /* NGX_GOVSVC_CONSULT_COMMIT */
+        ngx_govsvc_pg_close(pg);
+
+        json = cJSON_CreateObject();
+        if (json == NULL
+            || cJSON_AddNumberToObject(json, "id",
+                                       (double) ngx_atoof((u_char *) cs->id,
+                                                    ngx_strlen(cs->id)))
+               == NULL
+            || cJSON_AddStringToObject(json, "code", cs->code) == NULL
+            || cJSON_AddStringToObject(json, "reply_due", cs->reply_due)
+               == NULL)
+        {
+            cJSON_Delete(json);
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            goto done;
+        }
+
+        rc = ngx_govsvc_send_cjson(r, NGX_HTTP_CREATED, json);
+        cJSON_Delete(json);
+        goto done;
+    }
+
+    if (ngx_govsvc_pg_query(pg, sql, n, values, ngx_govsvc_consult_step, ctx)
+        == NGX_OK)
+    {
+        return;
+    }
+
+    rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+
+done:
+
+    /* an open transaction is rolled back by the pool */
+    ngx_govsvc_pg_close(pg);
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* a statement failed: constraint violations are the client's, the rest
+ * ours */
+
+static ngx_int_t
+ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res)
+{
+    const char  *state, *constraint;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+    if (state && ngx_strcmp(state, "23503") == 0 && constraint
+        && ngx_strstr(constraint, "department"))
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "no such department", "department");
+    }
+
+    if (state && state[0] == '2' && state[1] == '2') {
+        /* data exceptions: a value PostgreSQL could not take */
+        return ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request",
+                                     "a value is out of range", NULL);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "govsvc: PostgreSQL statement failed: %s %s",
+                  state ? state : "-", PQresultErrorMessage(res));
+
+    return ngx_govsvc_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                 "internal", "the request failed; it was "
+                                 "logged and nothing was written", NULL);
+}
+
+
+static ngx_int_t
+ngx_govsvc_limit(ngx_http_request_t *r, const char **limit)
+{
+    char       *s;
+    ngx_int_t   n;
+
+    s = ngx_govsvc_arg(r, "limit");
+
+    if (s == NULL) {
+        *limit = "50";
+        return NGX_OK;
+    }
+
+    n = ngx_atoi((u_char *) s, ngx_strlen(s));
+    if (n < 1 || n > NGX_GOVSVC_LIST_MAX) {
+        return NGX_ERROR;
+    }
+
+    *limit = s;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A string member as a NUL-terminated C string: NULL when absent (or the
+ * first fault found, in *field, when it is required, not a string, empty,
+ * holds NUL, or is longer than max characters).
+ */
+
+static const char *
+ngx_govsvc_text(ngx_govsvc_ctx_t *ctx, cJSON *obj, const char *name,
+    size_t max, ngx_uint_t required, const char **field)
+{
+    u_char  *p;
+    size_t   len, chars;
+    cJSON   *item;
+
+    item = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        if (required && *field == NULL) {
+            *field = name;
+        }
+
+        return NULL;
+    }
+
+    if (!cJSON_IsString(item)) {
+        goto invalid;
+    }
+
+    len = ngx_strlen(item->valuestring);
+
+    if (len == 0 || !gs_utf8_valid_text((u_char *) item->valuestring, len)) {
+        goto invalid;
+    }
+
+    chars = 0;
+    for (p = (u_char *) item->valuestring; *p; p++) {
+        chars += (*p & 0xC0) != 0x80;
+    }
+
+    if (chars > max) {
+        goto invalid;
+    }
+
+    return item->valuestring;
+
+invalid:
+
+    if (*field == NULL) {
+        *field = name;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_govsvc_today(char out[11])
+{
+    gs_date_t  d;
+
+    d = (gs_date_t) ((ngx_time() + NGX_GOVSVC_TZ_OFFSET) / 86400);
+
+    gs_date_format(d, out);
+}

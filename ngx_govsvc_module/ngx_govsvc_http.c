@@ -1,0 +1,558 @@
+
+/*
+ * GovSvc: routing, request bodies and JSON answers.
+ *
+ * The order of checks for a request is fixed: path (404), method (405),
+ * media type (415), body size (413, by client_max_body_size), UTF-8, depth
+ * and JSON syntax (400), the public write limit (429), then the route's
+ * handler.
+ */
+
+
+#include "ngx_govsvc.h"
+#include "gs_json.h"
+
+
+static ngx_int_t ngx_govsvc_match(const char *pattern, ngx_str_t *uri,
+    ngx_govsvc_ctx_t *ctx);
+static void ngx_govsvc_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_govsvc_parse_body(ngx_http_request_t *r,
+    ngx_govsvc_ctx_t *ctx, ngx_int_t *rc);
+static ngx_int_t ngx_govsvc_public_limit(ngx_http_request_t *r,
+    ngx_int_t *rc);
+static ngx_int_t ngx_govsvc_run(ngx_http_request_t *r,
+    ngx_govsvc_ctx_t *ctx);
+static void ngx_govsvc_cjson_cleanup(void *data);
+
+
+ngx_int_t
+ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
+    ngx_uint_t nroutes, ngx_uint_t route_base)
+{
+    ngx_int_t                  rc;
+    ngx_str_t                 *ct;
+    ngx_uint_t                 i, allowed;
+    ngx_table_elt_t           *h;
+    ngx_govsvc_ctx_t          *ctx;
+    ngx_govsvc_loc_conf_t     *glcf;
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_govsvc_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->route_id = glcf->kind;
+    ngx_http_set_ctx(r, ctx, ngx_govsvc_module);
+
+    allowed = 0;
+
+    for (i = 0; i < nroutes; i++) {
+        if (ngx_govsvc_match(routes[i].pattern, &r->uri, ctx) != NGX_OK) {
+            continue;
+        }
+
+        if (routes[i].method & r->method) {
+            ctx->route = &routes[i];
+            ctx->route_id = route_base + i;
+            break;
+        }
+
+        allowed |= routes[i].method;
+    }
+
+    if (ctx->route == NULL) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        if (allowed == 0) {
+            return ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such resource", NULL);
+        }
+
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        h->value.data = ngx_pnalloc(r->pool, sizeof("GET, POST, PUT, DELETE"));
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%s%s%s%s",
+                           (allowed & NGX_HTTP_GET) ? "GET, " : "",
+                           (allowed & NGX_HTTP_POST) ? "POST, " : "",
+                           (allowed & NGX_HTTP_PUT) ? "PUT, " : "",
+                           (allowed & NGX_HTTP_DELETE) ? "DELETE, " : "")
+                       - h->value.data - 2;
+
+        return ngx_govsvc_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method_not_allowed",
+                                     "method not allowed here", NULL);
+    }
+
+    if (!(ctx->route->flags & NGX_GOVSVC_BODY_JSON)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        return ngx_govsvc_run(r, ctx);
+    }
+
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct == NULL
+        || ct->len < sizeof("application/json") - 1
+        || ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) != 0
+        || (ct->len > sizeof("application/json") - 1
+            && ct->data[sizeof("application/json") - 1] != ';'
+            && ct->data[sizeof("application/json") - 1] != ' '))
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                     "unsupported_media_type",
+                                     "the body must be application/json",
+                                     NULL);
+    }
+
+    /* a JSON body is parsed whole: keep it in one memory buffer */
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_govsvc_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* "/api/v1/regions/{}": each {} takes one non-empty path segment */
+
+static ngx_int_t
+ngx_govsvc_match(const char *pattern, ngx_str_t *uri, ngx_govsvc_ctx_t *ctx)
+{
+    u_char      *p, *end, *start;
+    const char  *q;
+    ngx_uint_t   n;
+
+    p = uri->data;
+    end = uri->data + uri->len;
+    q = pattern;
+    n = 0;
+
+    while (*q) {
+        if (q[0] == '{' && q[1] == '}') {
+            start = p;
+
+            while (p < end && *p != '/') {
+                p++;
+            }
+
+            if (p == start || n == NGX_GOVSVC_MAX_PARAMS) {
+                return NGX_DECLINED;
+            }
+
+            ctx->params[n].data = start;
+            ctx->params[n].len = p - start;
+            n++;
+            q += 2;
+            continue;
+        }
+
+        if (p == end || *p != (u_char) *q) {
+            return NGX_DECLINED;
+        }
+
+        p++;
+        q++;
+    }
+
+    if (p != end) {
+        return NGX_DECLINED;
+    }
+
+    ctx->nparams = n;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_govsvc_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t          rc;
+    ngx_govsvc_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_govsvc_module);
+
+    if (ngx_govsvc_parse_body(r, ctx, &rc) == NGX_OK) {
+        rc = ngx_govsvc_run(r, ctx);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* NGX_OK: ctx->body holds the object; NGX_DECLINED: *rc is the answer */
+
+static ngx_int_t
+ngx_govsvc_parse_body(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx,
+    ngx_int_t *rc)
+{
+    u_char              *data, *p;
+    size_t               len;
+    ssize_t              n;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    const char          *code, *message;
+    gs_json_scan_e       scan;
+    ngx_pool_cleanup_t  *cln;
+
+    code = "invalid_json";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        message = "the body is empty";
+        goto invalid;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    data = ngx_pnalloc(r->pool, len + 1);
+    if (data == NULL) {
+        goto failed;
+    }
+
+    p = data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            /*
+             * Only when client_body_buffer_size is below the body: a read
+             * of a file nginx has just written, served by the page cache.
+             */
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                goto failed;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+
+    scan = gs_json_scan(data, len, NGX_GOVSVC_JSON_DEPTH);
+
+    if (scan == GS_JSON_BAD_UTF8) {
+        message = "the body is not valid UTF-8";
+        goto invalid;
+    }
+
+    if (scan == GS_JSON_TOO_DEEP) {
+        message = "the body is nested too deeply";
+        goto invalid;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        goto failed;
+    }
+
+    ctx->body = cJSON_ParseWithLength((const char *) data, len);
+
+    if (ctx->body == NULL) {
+        message = "the body is not valid JSON";
+        goto invalid;
+    }
+
+    cln->handler = ngx_govsvc_cjson_cleanup;
+    cln->data = ctx->body;
+
+    if (!cJSON_IsObject(ctx->body)) {
+        code = "invalid_request";
+        message = "the body must be a JSON object";
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    *rc = ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST, code, message, NULL);
+    return NGX_DECLINED;
+
+failed:
+
+    *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_govsvc_cjson_cleanup(void *data)
+{
+    cJSON_Delete(data);
+}
+
+
+static ngx_int_t
+ngx_govsvc_run(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if ((ctx->route->flags & NGX_GOVSVC_PUBLIC_WRITE)
+        && ngx_govsvc_public_limit(r, &rc) != NGX_OK)
+    {
+        return rc;
+    }
+
+    return ctx->route->handler(ctx);
+}
+
+
+/*
+ * A fixed window per client address, counted in the shared zone so that
+ * every worker sees the same count.
+ */
+
+static ngx_int_t
+ngx_govsvc_public_limit(ngx_http_request_t *r, ngx_int_t *rc)
+{
+    u_char                   buf[NGX_SOCKADDR_STRLEN + 8];
+    int64_t                  count;
+    ngx_str_t                key;
+    ngx_msec_t               left;
+    ngx_table_elt_t         *h;
+    ngx_govsvc_metrics_t    *m;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    key.data = buf;
+    key.len = ngx_snprintf(buf, sizeof(buf), "pw:%V",
+                           &r->connection->addr_text)
+              - buf;
+
+    if (ngx_govsvc_shm_incr(gmcf->shm_zone, &key, 1, gmcf->public_window,
+                            &count, &left)
+        != NGX_OK)
+    {
+        /* a full zone must not shut the public out; say so in the log */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "govsvc zone full: public write limit not applied");
+        return NGX_OK;
+    }
+
+    if (count <= (int64_t) gmcf->public_limit) {
+        return NGX_OK;
+    }
+
+    m = ngx_govsvc_metrics();
+    if (m) {
+        ngx_atomic_fetch_add(&m->rate_limited, 1);
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (h->value.data == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%M", (left + 999) / 1000)
+                   - h->value.data;
+
+    *rc = ngx_govsvc_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                "rate_limited",
+                                "too many requests from this address", NULL);
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_govsvc_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    const u_char *json, size_t len)
+{
+    static ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_govsvc_send(r, status, &type, json, len);
+}
+
+
+ngx_int_t
+ngx_govsvc_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *type,
+    const u_char *json, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (len == 0 || r->header_only || r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, json, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_govsvc_send_cjson(ngx_http_request_t *r, ngx_uint_t status, cJSON *json)
+{
+    char       *text;
+    ngx_int_t   rc;
+
+    text = cJSON_PrintUnformatted(json);
+    if (text == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "govsvc: out of memory printing JSON");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_govsvc_send_json(r, status, (u_char *) text, ngx_strlen(text));
+
+    cJSON_free(text);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_govsvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *field)
+{
+    cJSON      *root, *err;
+    ngx_int_t   rc;
+    ngx_uint_t  level;
+
+    /* client mistakes are routine: info; the server's own are logged
+     * where they happen, with their cause */
+    level = (status >= 500) ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "govsvc: %ui %s: %s%s%s", status, code, message,
+                  field ? ", field " : "", field ? field : "");
+
+    root = cJSON_CreateObject();
+    err = cJSON_AddObjectToObject(root, "error");
+
+    if (err == NULL
+        || cJSON_AddStringToObject(err, "code", code) == NULL
+        || cJSON_AddStringToObject(err, "message", message) == NULL
+        || (field && cJSON_AddStringToObject(err, "field", field) == NULL))
+    {
+        cJSON_Delete(root);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_govsvc_send_cjson(r, status, root);
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_govsvc_send_unavailable(ngx_http_request_t *r, const char *what)
+{
+    return ngx_govsvc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                 "unavailable", what, NULL);
+}
+
+
+void
+ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+char *
+ngx_govsvc_arg(ngx_http_request_t *r, const char *name)
+{
+    u_char     *dst, *src;
+    ngx_str_t   value;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &value)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    dst = ngx_pnalloc(r->pool, value.len + 1);
+    if (dst == NULL) {
+        return NULL;
+    }
+
+    src = value.data;
+    value.data = dst;
+    ngx_unescape_uri(&dst, &src, value.len, NGX_UNESCAPE_URI);
+    *dst = '\0';
+
+    return (char *) value.data;
+}

@@ -1,0 +1,737 @@
+
+/*
+ * GovSvc: directives, configuration, worker life cycle and request metrics.
+ */
+
+
+#include "ngx_govsvc.h"
+#include "gs_region.h"
+
+
+static void *ngx_govsvc_create_main_conf(ngx_conf_t *cf);
+static char *ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_govsvc_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_govsvc_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_govsvc_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_govsvc_init_process(ngx_cycle_t *cycle);
+static void ngx_govsvc_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_govsvc_log_handler(ngx_http_request_t *r);
+
+static char *ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_govsvc_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_govsvc_node(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_govsvc_public_write_limit(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_govsvc_location(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_govsvc_commands[] = {
+
+    { ngx_string("govsvc_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_govsvc_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_govsvc_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_govsvc_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_node"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_govsvc_node,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("govsvc_public_write_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_govsvc_public_write_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_API,
+      NULL },
+
+    { ngx_string("govsvc_sync"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_SYNC,
+      NULL },
+
+    { ngx_string("govsvc_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_HEALTH,
+      NULL },
+
+    { ngx_string("govsvc_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_METRICS,
+      NULL },
+
+    { ngx_string("govsvc_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_ERROR,
+      NULL },
+
+    { ngx_string("govsvc_bench_json"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_govsvc_bench_json,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_BENCH_JSON,
+      NULL },
+
+    { ngx_string("govsvc_bench_sleep"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_govsvc_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_GOVSVC_LOC_BENCH_SLEEP,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_govsvc_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_govsvc_postconfiguration,          /* postconfiguration */
+
+    ngx_govsvc_create_main_conf,           /* create main configuration */
+    ngx_govsvc_init_main_conf,             /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_govsvc_create_loc_conf,            /* create location configuration */
+    ngx_govsvc_merge_loc_conf              /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_govsvc_module = {
+    NGX_MODULE_V1,
+    &ngx_govsvc_module_ctx,                /* module context */
+    ngx_govsvc_commands,                   /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_govsvc_init_process,               /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_govsvc_exit_process,               /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* indexed by ngx_govsvc_loc_kind_e */
+static ngx_http_handler_pt  ngx_govsvc_loc_handlers[] = {
+    NULL,
+    ngx_govsvc_api_handler,
+    ngx_govsvc_sync_handler,
+    ngx_govsvc_health_handler,
+    ngx_govsvc_metrics_handler,
+    ngx_govsvc_error_handler,
+    ngx_govsvc_bench_json_handler,
+    ngx_govsvc_bench_sleep_handler
+};
+
+
+/* the last slot stands for every status not listed */
+ngx_uint_t  ngx_govsvc_statuses[NGX_GOVSVC_STATUSES] = {
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429,
+    500, 503, 0
+};
+
+
+ngx_msec_t  ngx_govsvc_latency_bounds[NGX_GOVSVC_LATENCY_BUCKETS] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000
+};
+
+
+/* the shared zone of this cycle, for the metrics of every request */
+static ngx_shm_zone_t  *ngx_govsvc_zone_current;
+
+
+static void *
+ngx_govsvc_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_pcalloc(cf->pool, sizeof(ngx_govsvc_main_conf_t));
+    if (gmcf == NULL) {
+        return NULL;
+    }
+
+    gmcf->pg_max = NGX_CONF_UNSET_UINT;
+    gmcf->pg_queue = NGX_CONF_UNSET_UINT;
+    gmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
+    gmcf->redis_port = NGX_CONF_UNSET;
+    gmcf->redis_conns = NGX_CONF_UNSET_UINT;
+    gmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    gmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    gmcf->public_limit = NGX_CONF_UNSET_UINT;
+    gmcf->public_window = NGX_CONF_UNSET_MSEC;
+
+    return gmcf;
+}
+
+
+static char *
+ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_conf_init_uint_value(gmcf->pg_max, 8);
+    ngx_conf_init_uint_value(gmcf->pg_queue, 256);
+    ngx_conf_init_msec_value(gmcf->pg_timeout, 5000);
+    ngx_conf_init_value(gmcf->redis_port, 0);
+    ngx_conf_init_uint_value(gmcf->redis_conns, 1);
+    ngx_conf_init_msec_value(gmcf->redis_timeout, 1000);
+    ngx_conf_init_msec_value(gmcf->cache_ttl, 60000);
+    ngx_conf_init_uint_value(gmcf->public_limit, 30);
+    ngx_conf_init_msec_value(gmcf->public_window, 60000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_govsvc_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_govsvc_loc_conf_t  *glcf;
+
+    glcf = ngx_pcalloc(cf->pool, sizeof(ngx_govsvc_loc_conf_t));
+    if (glcf == NULL) {
+        return NULL;
+    }
+
+    /* glcf->kind = NGX_GOVSVC_LOC_NONE; handlers are not inherited */
+
+    return glcf;
+}
+
+
+static char *
+ngx_govsvc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_govsvc_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_govsvc_main_conf_t     *gmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_govsvc_module);
+
+    ngx_govsvc_zone_current = gmcf->shm_zone;
+
+    if (gmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_govsvc_log_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_govsvc_init_process(ngx_cycle_t *cycle)
+{
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_govsvc_module);
+    if (gmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_worker >= NGX_GOVSVC_MAX_WORKERS) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "govsvc supports at most %d worker processes",
+                      NGX_GOVSVC_MAX_WORKERS);
+        return NGX_ERROR;
+    }
+
+    if (gmcf->pg_conninfo.len) {
+        gmcf->pg = ngx_govsvc_pg_pool_create(cycle, gmcf);
+        if (gmcf->pg == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (gmcf->redis_host.len) {
+        gmcf->redis = ngx_govsvc_redis_create(cycle, gmcf);
+        if (gmcf->redis == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_govsvc_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_govsvc_module);
+    if (gmcf == NULL) {
+        return;
+    }
+
+    if (gmcf->redis) {
+        ngx_govsvc_redis_destroy(gmcf->redis);
+        gmcf->redis = NULL;
+    }
+
+    if (gmcf->pg) {
+        ngx_govsvc_pg_pool_destroy(gmcf->pg);
+        gmcf->pg = NULL;
+    }
+}
+
+
+ngx_govsvc_metrics_t *
+ngx_govsvc_metrics(void)
+{
+    if (ngx_govsvc_zone_current == NULL
+        || ngx_govsvc_zone_current->data == NULL)
+    {
+        return NULL;
+    }
+
+    return ngx_govsvc_shm_metrics(ngx_govsvc_zone_current);
+}
+
+
+ngx_uint_t
+ngx_govsvc_status_slot(ngx_uint_t status)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_GOVSVC_STATUSES - 1; i++) {
+        if (ngx_govsvc_statuses[i] == status) {
+            return i;
+        }
+    }
+
+    return NGX_GOVSVC_STATUSES - 1;
+}
+
+
+static ngx_int_t
+ngx_govsvc_log_handler(ngx_http_request_t *r)
+{
+    ngx_msec_t              ms;
+    ngx_uint_t              route, status, i;
+    ngx_time_t             *tp;
+    ngx_govsvc_ctx_t       *ctx;
+    ngx_govsvc_metrics_t   *m;
+    ngx_govsvc_loc_conf_t  *glcf;
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_govsvc_module);
+
+    if (glcf->kind == NGX_GOVSVC_LOC_NONE || r != r->main) {
+        return NGX_OK;
+    }
+
+    m = ngx_govsvc_metrics();
+    if (m == NULL) {
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_govsvc_module);
+
+    if (ctx && ctx->route_id < NGX_GOVSVC_ROUTES_MAX) {
+        route = ctx->route_id;
+
+    } else {
+        /* ids 1.. follow the location kinds; see ngx_govsvc_route_names */
+        route = glcf->kind;
+    }
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
+    ngx_atomic_fetch_add(&m->requests[route][ngx_govsvc_status_slot(status)],
+                         1);
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_t) ((tp->sec - r->start_sec) * 1000
+                       + (tp->msec - r->start_msec));
+
+    for (i = 0; i < NGX_GOVSVC_LATENCY_BUCKETS; i++) {
+        if (ms <= ngx_govsvc_latency_bounds[i]) {
+            break;
+        }
+    }
+
+    ngx_atomic_fetch_add(&m->latency[i], 1);
+    ngx_atomic_fetch_add(&m->latency_sum_ms, ms);
+    ngx_atomic_fetch_add(&m->latency_count, 1);
+
+    return NGX_OK;
+}
+
+
+/* govsvc_postgres "conninfo" [max=N] [queue=N] [timeout=T] */
+
+static char *
+ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+    ngx_uint_t  i;
+
+    if (gmcf->pg_conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    gmcf->pg_conninfo.len = value[1].len;
+    gmcf->pg_conninfo.data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (gmcf->pg_conninfo.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(gmcf->pg_conninfo.data, value[1].data,
+                       value[1].len + 1);
+
+    if (ngx_govsvc_pg_check_conninfo(cf, &gmcf->pg_conninfo) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            gmcf->pg_max = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            gmcf->pg_queue = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            gmcf->pg_timeout = ngx_parse_time(&s, 0);
+            if (gmcf->pg_timeout == (ngx_msec_t) NGX_ERROR
+                || gmcf->pg_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* govsvc_redis ADDRESS [conns=N] [timeout=T] */
+
+static char *
+ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+    ngx_uint_t  i;
+
+    if (gmcf->redis_host.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_govsvc_redis_parse_address(cf, &value[1], gmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "conns=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            gmcf->redis_conns = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            gmcf->redis_timeout = ngx_parse_time(&s, 0);
+            if (gmcf->redis_timeout == (ngx_msec_t) NGX_ERROR
+                || gmcf->redis_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* govsvc_zone NAME SIZE */
+
+static char *
+ngx_govsvc_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (gmcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->shm_zone = ngx_govsvc_shm_add(cf, &value[1], (size_t) size);
+    if (gmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* govsvc_node REGION_CODE: this node's GB/T 2260 code */
+
+static char *
+ngx_govsvc_node(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (gmcf->node.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (gs_region_level((const char *) value[1].data, value[1].len)
+        == GS_REGION_INVALID)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a region code (six digits, "
+                           "GB/T 2260)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->node.len = value[1].len;
+    gmcf->node.data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (gmcf->node.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(gmcf->node.data, value[1].data, value[1].len + 1);
+
+    return NGX_CONF_OK;
+}
+
+
+/* govsvc_public_write_limit N WINDOW */
+
+static char *
+ngx_govsvc_public_write_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (gmcf->public_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->public_limit = n;
+
+    gmcf->public_window = ngx_parse_time(&value[2], 0);
+    if (gmcf->public_window == (ngx_msec_t) NGX_ERROR
+        || gmcf->public_window < 1000)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid window \"%V\" (at least 1s)", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_govsvc_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_loc_conf_t *glcf = conf;
+
+    ngx_govsvc_main_conf_t    *gmcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (glcf->kind != NGX_GOVSVC_LOC_NONE) {
+        return "is duplicate";
+    }
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_govsvc_module);
+
+    glcf->kind = cmd->offset;
+
+    if ((glcf->kind == NGX_GOVSVC_LOC_API
+         || glcf->kind == NGX_GOVSVC_LOC_BENCH_SLEEP)
+        && gmcf->pg_conninfo.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs \"govsvc_postgres\" to be set "
+                           "before it", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (glcf->kind == NGX_GOVSVC_LOC_API && gmcf->node.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"govsvc_api\" needs \"govsvc_node\" to be set "
+                           "before it");
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_govsvc_loc_handlers[glcf->kind];
+
+    return NGX_CONF_OK;
+}
+
+
+/* govsvc_bench_json SIZE: a fixed JSON body, the benchmarks' ceiling */
+
+static char *
+ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_loc_conf_t *glcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+    if (size < 16 || size > 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" (16 to 1m)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    glcf->bench_size = size;
+
+    return ngx_govsvc_location(cf, cmd, conf);
+}

@@ -1,0 +1,481 @@
+
+/*
+ * GovSvc: /healthz, /metrics, the JSON error page, and the benchmark-only
+ * handlers.
+ */
+
+
+#include "ngx_govsvc.h"
+
+
+typedef struct {
+    ngx_http_request_t       *request;
+    ngx_govsvc_redis_cmd_t   *cmd;
+    ngx_uint_t                pending;
+    ngx_uint_t                pg_ok;
+    ngx_uint_t                redis_ok;
+    ngx_uint_t                redis_on;
+} ngx_govsvc_health_t;
+
+
+static void ngx_govsvc_health_pg(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_health_redis(redisReply *reply, void *data);
+static void ngx_govsvc_health_cleanup(void *data);
+static ngx_int_t ngx_govsvc_health_answer(ngx_govsvc_health_t *h);
+static void ngx_govsvc_bench_sleep_done(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static ngx_int_t ngx_govsvc_metrics_wanted(ngx_http_request_t *r);
+
+
+/*
+ * GET /healthz: one round trip to each store, in parallel.  200 "ok", 200
+ * "degraded" while Redis is away (the API still serves), 503 while
+ * PostgreSQL is away.
+ */
+
+ngx_int_t
+ngx_govsvc_health_handler(ngx_http_request_t *r)
+{
+    const char              *argv[1];
+    size_t                   argvlen[1];
+    ngx_govsvc_pg_t         *pg;
+    ngx_pool_cleanup_t      *cln;
+    ngx_govsvc_health_t     *h;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    if (ngx_govsvc_metrics_wanted(r) != NGX_OK) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_govsvc_health_t));
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = cln->data;
+    ngx_memzero(h, sizeof(ngx_govsvc_health_t));
+    h->request = r;
+    cln->handler = ngx_govsvc_health_cleanup;
+
+    h->pending = 1;
+
+    pg = ngx_govsvc_pg_open(r);
+
+    if (pg && ngx_govsvc_pg_query(pg, "SELECT 1", 0, NULL,
+                                  ngx_govsvc_health_pg, h)
+              == NGX_OK)
+    {
+        h->pending++;
+    }
+
+    if (gmcf->redis) {
+        h->redis_on = 1;
+
+        argv[0] = "PING";
+        argvlen[0] = 4;
+
+        h->cmd = ngx_govsvc_redis_command(gmcf->redis,
+                                          ngx_govsvc_health_redis, h,
+                                          1, argv, argvlen);
+        if (h->cmd) {
+            h->pending++;
+        }
+    }
+
+    if (--h->pending == 0) {
+        return ngx_govsvc_health_answer(h);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_govsvc_health_pg(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_health_t *h = data;
+
+    h->pg_ok = (res && PQresultStatus(res) == PGRES_TUPLES_OK);
+
+    ngx_govsvc_pg_close(pg);
+
+    if (--h->pending == 0) {
+        ngx_govsvc_finalize(h->request, ngx_govsvc_health_answer(h));
+    }
+}
+
+
+static void
+ngx_govsvc_health_redis(redisReply *reply, void *data)
+{
+    ngx_govsvc_health_t *h = data;
+
+    h->cmd = NULL;
+    h->redis_ok = (reply && reply->type == REDIS_REPLY_STATUS);
+
+    if (--h->pending == 0) {
+        ngx_govsvc_finalize(h->request, ngx_govsvc_health_answer(h));
+    }
+}
+
+
+static void
+ngx_govsvc_health_cleanup(void *data)
+{
+    ngx_govsvc_health_t *h = data;
+
+    if (h->cmd) {
+        ngx_govsvc_redis_cancel(h->cmd);
+        h->cmd = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_govsvc_health_answer(ngx_govsvc_health_t *h)
+{
+    u_char      buf[128], *p;
+    const char *status, *redis;
+
+    redis = !h->redis_on ? "off" : (h->redis_ok ? "ok" : "down");
+
+    if (!h->pg_ok) {
+        status = "down";
+
+    } else {
+        status = (h->redis_on && !h->redis_ok) ? "degraded" : "ok";
+    }
+
+    p = ngx_snprintf(buf, sizeof(buf),
+                     "{\"status\":\"%s\",\"postgres\":\"%s\","
+                     "\"redis\":\"%s\"}",
+                     status, h->pg_ok ? "ok" : "down", redis);
+
+    return ngx_govsvc_send_json(h->request,
+                                h->pg_ok ? NGX_HTTP_OK
+                                         : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                buf, p - buf);
+}
+
+
+static ngx_int_t
+ngx_govsvc_metrics_wanted(ngx_http_request_t *r)
+{
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_discard_request_body(r);
+}
+
+
+/* GET /metrics: Prometheus text format, summed over every worker */
+
+#define ngx_govsvc_metrics_line(fmt, ...)                                    \
+    p = ngx_slprintf(p, last, fmt, __VA_ARGS__)
+
+
+ngx_int_t
+ngx_govsvc_metrics_handler(ngx_http_request_t *r)
+{
+    u_char                *p, *last, *buf;
+    size_t                 size;
+    ngx_uint_t             i, j, busy, idle, waiting, rup, rpend;
+    static ngx_str_t       type =
+        ngx_string("text/plain; version=0.0.4; charset=utf-8");
+
+    ngx_atomic_uint_t      n, cum;
+    ngx_govsvc_metrics_t  *m;
+
+    if (ngx_govsvc_metrics_wanted(r) != NGX_OK) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    m = ngx_govsvc_metrics();
+    if (m == NULL) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                     "metrics need govsvc_zone", NULL);
+    }
+
+    size = 4096 + ngx_govsvc_nroute_names * NGX_GOVSVC_STATUSES * 96;
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = buf;
+    last = buf + size;
+
+    ngx_govsvc_metrics_line("%s",
+        "# HELP govsvc_requests_total Requests by route and status.\n"
+        "# TYPE govsvc_requests_total counter\n");
+
+    for (i = 1; i < ngx_govsvc_nroute_names; i++) {
+        for (j = 0; j < NGX_GOVSVC_STATUSES; j++) {
+            n = m->requests[i][j];
+            if (n == 0) {
+                continue;
+            }
+
+            if (ngx_govsvc_statuses[j]) {
+                ngx_govsvc_metrics_line(
+                    "govsvc_requests_total{route=\"%s\",status=\"%ui\"} "
+                    "%uA\n", ngx_govsvc_route_names[i],
+                    ngx_govsvc_statuses[j], n);
+
+            } else {
+                ngx_govsvc_metrics_line(
+                    "govsvc_requests_total{route=\"%s\",status=\"other\"} "
+                    "%uA\n", ngx_govsvc_route_names[i], n);
+            }
+        }
+    }
+
+    ngx_govsvc_metrics_line("%s",
+        "# HELP govsvc_request_duration_seconds Time to answer.\n"
+        "# TYPE govsvc_request_duration_seconds histogram\n");
+
+    cum = 0;
+
+    for (i = 0; i < NGX_GOVSVC_LATENCY_BUCKETS; i++) {
+        cum += m->latency[i];
+        ngx_govsvc_metrics_line(
+            "govsvc_request_duration_seconds_bucket{le=\"%ui.%03ui\"} %uA\n",
+            ngx_govsvc_latency_bounds[i] / 1000,
+            ngx_govsvc_latency_bounds[i] % 1000, cum);
+    }
+
+    cum += m->latency[NGX_GOVSVC_LATENCY_BUCKETS];
+
+    ngx_govsvc_metrics_line(
+        "govsvc_request_duration_seconds_bucket{le=\"+Inf\"} %uA\n"
+        "govsvc_request_duration_seconds_sum %uA.%03uA\n"
+        "govsvc_request_duration_seconds_count %uA\n",
+        cum, m->latency_sum_ms / 1000, m->latency_sum_ms % 1000,
+        m->latency_count);
+
+    busy = idle = waiting = rup = rpend = 0;
+
+    for (i = 0; i < NGX_GOVSVC_MAX_WORKERS; i++) {
+        busy += m->pg_busy[i];
+        idle += m->pg_idle[i];
+        waiting += m->pg_waiting[i];
+        rup += m->redis_up[i];
+        rpend += m->redis_pending[i];
+    }
+
+    ngx_govsvc_metrics_line(
+        "# HELP govsvc_pg_connections PostgreSQL connections of all "
+        "workers.\n"
+        "# TYPE govsvc_pg_connections gauge\n"
+        "govsvc_pg_connections{state=\"busy\"} %ui\n"
+        "govsvc_pg_connections{state=\"idle\"} %ui\n"
+        "# TYPE govsvc_pg_waiting gauge\n"
+        "govsvc_pg_waiting %ui\n"
+        "# TYPE govsvc_pg_connects_total counter\n"
+        "govsvc_pg_connects_total %uA\n"
+        "# TYPE govsvc_pg_errors_total counter\n"
+        "govsvc_pg_errors_total %uA\n"
+        "# TYPE govsvc_pg_timeouts_total counter\n"
+        "govsvc_pg_timeouts_total %uA\n"
+        "# TYPE govsvc_pg_queue_full_total counter\n"
+        "govsvc_pg_queue_full_total %uA\n",
+        busy, idle, waiting, m->pg_connects, m->pg_errors, m->pg_timeouts,
+        m->pg_queue_full);
+
+    ngx_govsvc_metrics_line(
+        "# HELP govsvc_redis_up Workers with a live Redis connection.\n"
+        "# TYPE govsvc_redis_up gauge\n"
+        "govsvc_redis_up %ui\n"
+        "# TYPE govsvc_redis_pending gauge\n"
+        "govsvc_redis_pending %ui\n"
+        "# TYPE govsvc_redis_errors_total counter\n"
+        "govsvc_redis_errors_total %uA\n"
+        "# TYPE govsvc_redis_timeouts_total counter\n"
+        "govsvc_redis_timeouts_total %uA\n"
+        "# TYPE govsvc_cache_hits_total counter\n"
+        "govsvc_cache_hits_total %uA\n"
+        "# TYPE govsvc_cache_misses_total counter\n"
+        "govsvc_cache_misses_total %uA\n"
+        "# TYPE govsvc_rate_limited_total counter\n"
+        "govsvc_rate_limited_total %uA\n",
+        rup, rpend, m->redis_errors, m->redis_timeouts, m->cache_hits,
+        m->cache_misses, m->rate_limited);
+
+    return ngx_govsvc_send(r, NGX_HTTP_OK, &type, buf, p - buf);
+}
+
+
+/*
+ * The named location of "error_page ... @govsvc_error": nginx's own
+ * errors (a body over client_max_body_size, a bad request line, ...) in
+ * the JSON form of api.md.  r->err_status holds the original status.
+ */
+
+ngx_int_t
+ngx_govsvc_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t   status;
+    const char  *code, *message;
+
+    status = r->err_status ? r->err_status : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    switch (status) {
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        code = "too_large";
+        message = "the body is larger than allowed";
+        break;
+
+    case NGX_HTTP_NOT_FOUND:
+        code = "not_found";
+        message = "no such resource";
+        break;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        code = "method_not_allowed";
+        message = "method not allowed here";
+        break;
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        code = "invalid_request";
+        message = "the request was not received in time";
+        break;
+
+    case NGX_HTTP_REQUEST_URI_TOO_LARGE:
+    case NGX_HTTP_REQUEST_HEADER_TOO_LARGE:
+        code = "too_large";
+        message = "the request line or headers are too large";
+        status = (status == NGX_HTTP_REQUEST_HEADER_TOO_LARGE)
+                 ? NGX_HTTP_BAD_REQUEST : status;
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        code = "unavailable";
+        message = "the service is unavailable";
+        break;
+
+    default:
+        if (status >= 500) {
+            code = "internal";
+            message = "the request failed; it was logged";
+
+        } else {
+            code = "invalid_request";
+            message = "the request is malformed";
+        }
+    }
+
+    r->err_status = status;
+
+    /* the body, if any, is already being discarded by nginx */
+    return ngx_govsvc_send_error(r, status, code, message, NULL);
+}
+
+
+/* benchmark ceiling: a fixed JSON body of govsvc_bench_json SIZE bytes */
+
+ngx_int_t
+ngx_govsvc_bench_json_handler(ngx_http_request_t *r)
+{
+    u_char                 *body, *p;
+    size_t                  size;
+    ngx_govsvc_loc_conf_t  *glcf;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_govsvc_module);
+    size = glcf->bench_size;
+
+    body = ngx_pnalloc(r->pool, size);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(body, "{\"items\":\"", sizeof("{\"items\":\"") - 1);
+    ngx_memset(p, 'x', size - (p - body) - 2);
+    body[size - 2] = '"';
+    body[size - 1] = '}';
+
+    return ngx_govsvc_send_json(r, NGX_HTTP_OK, body, size);
+}
+
+
+/* benchmark only: a request held inside PostgreSQL, ?s=SECONDS (<= 10) */
+
+ngx_int_t
+ngx_govsvc_bench_sleep_handler(ngx_http_request_t *r)
+{
+    char              *s;
+    double             secs;
+    const char       **values;
+    ngx_govsvc_pg_t   *pg;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    s = ngx_govsvc_arg(r, "s");
+    secs = s ? strtod(s, NULL) : 2.0;
+
+    if (!(secs >= 0 && secs <= 10)) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request",
+                                     "s must be 0 to 10 seconds", "s");
+    }
+
+    values = ngx_palloc(r->pool, sizeof(char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = s ? s : "2";
+
+    pg = ngx_govsvc_pg_open(r);
+
+    if (pg == NULL
+        || ngx_govsvc_pg_query(pg,
+               "SELECT json_build_object('slept', $1::float8)"
+               " FROM pg_sleep($1::float8)",
+               1, values, ngx_govsvc_bench_sleep_done, r)
+           != NGX_OK)
+    {
+        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_govsvc_bench_sleep_done(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_http_request_t *r = data;
+
+    ngx_int_t  rc;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+
+    } else {
+        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
+                                  (u_char *) PQgetvalue(res, 0, 0),
+                                  PQgetlength(res, 0, 0));
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}

@@ -1,0 +1,1103 @@
+
+/*
+ * GovSvc: PostgreSQL through libpq's asynchronous API on nginx's event
+ * loop, with a keep-alive pool per worker.
+ *
+ * A connection is either connecting, idle (in pool->idle, its read event
+ * watching for the server closing it), or busy (a statement in flight, for
+ * a request or, when the request went away, for nobody: its result is
+ * drained and an open transaction rolled back before it becomes idle).
+ * Requests that find no idle connection wait in a bounded FIFO with a
+ * timer.  Events are level-triggered: libpq may leave input unread after
+ * PQconsumeInput, and an edge would then be lost.
+ *
+ * Nothing here blocks: connections are started with PQconnectStart (the
+ * configuration refuses host names, whose lookup would block) and never
+ * cancelled with PQcancel (which blocks); a statement that runs over the
+ * timeout costs its connection instead.
+ */
+
+
+#include "ngx_govsvc.h"
+
+#include <arpa/inet.h>
+
+
+#define NGX_GOVSVC_PG_BACKOFF_MIN   100
+#define NGX_GOVSVC_PG_BACKOFF_MAX   1000
+
+
+typedef enum {
+    NGX_GOVSVC_PG_CONNECTING = 0,
+    NGX_GOVSVC_PG_IDLE,
+    NGX_GOVSVC_PG_BUSY
+} ngx_govsvc_pg_state_e;
+
+
+typedef struct {
+    ngx_queue_t               queue;       /* pool->idle or pool->active */
+    ngx_govsvc_pg_pool_t     *pool;
+    PGconn                   *conn;
+    ngx_connection_t         *c;
+    ngx_govsvc_pg_state_e     state;
+    ngx_govsvc_pg_t          *user;        /* NULL: nobody waits for it */
+    PGresult                 *result;
+} ngx_govsvc_pg_conn_t;
+
+
+struct ngx_govsvc_pg_pool_s {
+    ngx_govsvc_main_conf_t   *gmcf;
+    ngx_log_t                *log;
+    ngx_queue_t               idle;
+    ngx_queue_t               active;      /* connecting and busy */
+    ngx_queue_t               waiting;     /* ngx_govsvc_pg_t */
+    ngx_uint_t                nconns;
+    ngx_uint_t                nconnecting;
+    ngx_uint_t                nidle;
+    ngx_uint_t                nwaiting;
+    ngx_event_t               dispatch;
+    ngx_msec_t                down_until;
+    ngx_msec_t                backoff;
+    unsigned                  down:1;
+};
+
+
+struct ngx_govsvc_pg_s {
+    ngx_http_request_t       *request;
+    ngx_govsvc_pg_pool_t     *pool;
+    ngx_govsvc_pg_conn_t     *pc;
+    ngx_queue_t               queue;
+    ngx_event_t               wait;
+    unsigned                  waiting:1;
+    unsigned                  closed:1;
+
+    const char               *sql;
+    int                       nparams;
+    const char *const        *values;
+    ngx_govsvc_pg_handler_pt  handler;
+    void                     *data;
+};
+
+
+static ngx_int_t ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool);
+static ngx_int_t ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_connect_handler(ngx_event_t *ev);
+static void ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_connect_failed(ngx_govsvc_pg_conn_t *pc);
+static ngx_int_t ngx_govsvc_pg_send(ngx_govsvc_pg_conn_t *pc,
+    const char *sql, int nparams, const char *const *values);
+static ngx_int_t ngx_govsvc_pg_flush(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_read_handler(ngx_event_t *ev);
+static void ngx_govsvc_pg_write_handler(ngx_event_t *ev);
+static void ngx_govsvc_pg_idle_handler(ngx_event_t *ev);
+static void ngx_govsvc_pg_done(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_fail(ngx_govsvc_pg_conn_t *pc, const char *why);
+static void ngx_govsvc_pg_release(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_free(ngx_govsvc_pg_conn_t *pc);
+static void ngx_govsvc_pg_dispatch(ngx_event_t *ev);
+static void ngx_govsvc_pg_wait_timeout(ngx_event_t *ev);
+static void ngx_govsvc_pg_cleanup(void *data);
+static void ngx_govsvc_pg_gauges(ngx_govsvc_pg_pool_t *pool);
+static void ngx_govsvc_pg_notice(void *arg, const char *message);
+
+
+ngx_govsvc_pg_pool_t *
+ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
+{
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_govsvc_pg_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    pool->gmcf = gmcf;
+    pool->log = cycle->log;
+
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->active);
+    ngx_queue_init(&pool->waiting);
+
+    pool->dispatch.handler = ngx_govsvc_pg_dispatch;
+    pool->dispatch.data = pool;
+    pool->dispatch.log = cycle->log;
+
+    ngx_govsvc_pg_gauges(pool);
+
+    return pool;
+}
+
+
+void
+ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool)
+{
+    ngx_queue_t           *q;
+    ngx_govsvc_pg_conn_t  *pc;
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        pc = ngx_queue_data(q, ngx_govsvc_pg_conn_t, queue);
+        ngx_govsvc_pg_free(pc);
+    }
+
+    while (!ngx_queue_empty(&pool->active)) {
+        q = ngx_queue_head(&pool->active);
+        pc = ngx_queue_data(q, ngx_govsvc_pg_conn_t, queue);
+        ngx_govsvc_pg_free(pc);
+    }
+
+    if (pool->dispatch.posted) {
+        ngx_delete_posted_event(&pool->dispatch);
+    }
+}
+
+
+ngx_int_t
+ngx_govsvc_pg_is_down(ngx_govsvc_pg_pool_t *pool)
+{
+    return pool->down;
+}
+
+
+ngx_govsvc_pg_t *
+ngx_govsvc_pg_open(ngx_http_request_t *r)
+{
+    ngx_govsvc_pg_t           *pg;
+    ngx_http_cleanup_t        *cln;
+    ngx_govsvc_main_conf_t    *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gmcf->pg == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_http_cleanup_add(r, sizeof(ngx_govsvc_pg_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    pg = cln->data;
+    ngx_memzero(pg, sizeof(ngx_govsvc_pg_t));
+
+    pg->request = r;
+    pg->pool = gmcf->pg;
+
+    pg->wait.handler = ngx_govsvc_pg_wait_timeout;
+    pg->wait.data = pg;
+    pg->wait.log = r->connection->log;
+
+    cln->handler = ngx_govsvc_pg_cleanup;
+
+    return pg;
+}
+
+
+ngx_int_t
+ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql, int nparams,
+    const char *const *values, ngx_govsvc_pg_handler_pt handler, void *data)
+{
+    ngx_queue_t           *q;
+    ngx_govsvc_pg_conn_t  *pc;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pg->pool;
+
+    pg->sql = sql;
+    pg->nparams = nparams;
+    pg->values = values;
+    pg->handler = handler;
+    pg->data = data;
+
+    if (pg->pc) {
+        /* the next statement of a transaction: same connection or none */
+
+        if (ngx_govsvc_pg_send(pg->pc, sql, nparams, values) != NGX_OK) {
+            pc = pg->pc;
+            pc->user = NULL;
+            pg->pc = NULL;
+            ngx_govsvc_pg_free(pc);
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    if (pool->down && ngx_current_msec < pool->down_until) {
+        return NGX_DECLINED;
+    }
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        q = ngx_queue_head(&pool->idle);
+        pc = ngx_queue_data(q, ngx_govsvc_pg_conn_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pool->active, q);
+        pool->nidle--;
+
+        pc->state = NGX_GOVSVC_PG_BUSY;
+        pc->user = pg;
+        pg->pc = pc;
+
+        if (ngx_govsvc_pg_send(pc, sql, nparams, values) == NGX_OK) {
+            ngx_govsvc_pg_gauges(pool);
+            return NGX_OK;
+        }
+
+        /* the server closed it while it slept: nothing ran, try another */
+        pc->user = NULL;
+        pg->pc = NULL;
+        ngx_govsvc_pg_free(pc);
+    }
+
+    if (pool->nwaiting >= pool->gmcf->pg_queue) {
+        ngx_govsvc_count(pg_queue_full);
+        ngx_log_error(NGX_LOG_WARN, pg->request->connection->log, 0,
+                      "govsvc: PostgreSQL wait queue full (%ui)",
+                      pool->gmcf->pg_queue);
+        return NGX_DECLINED;
+    }
+
+    if (pool->nconnecting < pool->nwaiting + 1
+        && pool->nconns < pool->gmcf->pg_max)
+    {
+        if (ngx_govsvc_pg_connect(pool) != NGX_OK
+            && pool->nconns == 0)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (pool->nconns == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&pool->waiting, &pg->queue);
+    pool->nwaiting++;
+    pg->waiting = 1;
+    ngx_add_timer(&pg->wait, pool->gmcf->pg_timeout);
+
+    ngx_govsvc_pg_gauges(pool);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_govsvc_pg_close(ngx_govsvc_pg_t *pg)
+{
+    ngx_govsvc_pg_conn_t  *pc;
+
+    if (pg->closed) {
+        return;
+    }
+
+    pg->closed = 1;
+    pg->handler = NULL;
+
+    if (pg->waiting) {
+        ngx_queue_remove(&pg->queue);
+        pg->pool->nwaiting--;
+        pg->waiting = 0;
+        ngx_govsvc_pg_gauges(pg->pool);
+    }
+
+    if (pg->wait.timer_set) {
+        ngx_del_timer(&pg->wait);
+    }
+
+    pc = pg->pc;
+    pg->pc = NULL;
+
+    if (pc == NULL) {
+        return;
+    }
+
+    pc->user = NULL;
+
+    if (pc->state == NGX_GOVSVC_PG_BUSY && PQisBusy(pc->conn)) {
+        /* the result is drained, and rolled back, when it comes */
+        return;
+    }
+
+    ngx_govsvc_pg_release(pc);
+}
+
+
+static void
+ngx_govsvc_pg_cleanup(void *data)
+{
+    ngx_govsvc_pg_t  *pg = data;
+
+    ngx_govsvc_pg_close(pg);
+}
+
+
+static ngx_int_t
+ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
+{
+    PGconn                *conn;
+    ngx_govsvc_pg_conn_t  *pc;
+
+    conn = PQconnectStart((const char *) pool->gmcf->pg_conninfo.data);
+
+    if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "govsvc: cannot start a PostgreSQL connection: %s",
+                      conn ? PQerrorMessage(conn) : "out of memory");
+        if (conn) {
+            PQfinish(conn);
+        }
+
+        pool->down = 1;
+        pool->backoff = NGX_GOVSVC_PG_BACKOFF_MAX;
+        pool->down_until = ngx_current_msec + pool->backoff;
+        return NGX_ERROR;
+    }
+
+    pc = ngx_calloc(sizeof(ngx_govsvc_pg_conn_t), pool->log);
+    if (pc == NULL) {
+        PQfinish(conn);
+        return NGX_ERROR;
+    }
+
+    pc->pool = pool;
+    pc->conn = conn;
+    pc->state = NGX_GOVSVC_PG_CONNECTING;
+
+    PQsetNoticeProcessor(conn, ngx_govsvc_pg_notice, pool);
+
+    if (PQsetnonblocking(conn, 1) != 0 || ngx_govsvc_pg_bind(pc) != NGX_OK) {
+        PQfinish(conn);
+        ngx_free(pc);
+        return NGX_ERROR;
+    }
+
+    ngx_queue_insert_tail(&pool->active, &pc->queue);
+    pool->nconns++;
+    pool->nconnecting++;
+
+    ngx_govsvc_count(pg_connects);
+
+    /* libpq: after PQconnectStart, act as if polling asked for writing */
+    if (ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
+        != NGX_OK)
+    {
+        ngx_govsvc_pg_free(pc);
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(pc->c->read, pool->gmcf->pg_timeout);
+
+    return NGX_OK;
+}
+
+
+/* wraps libpq's socket in an nginx connection watched for reading */
+
+static ngx_int_t
+ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    fd = PQsocket(pc->conn);
+    if (fd == (ngx_socket_t) -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, pc->pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = pc;
+    c->read->handler = ngx_govsvc_pg_connect_handler;
+    c->write->handler = ngx_govsvc_pg_connect_handler;
+    c->read->log = pc->pool->log;
+    c->write->log = pc->pool->log;
+    c->log->action = "connecting to PostgreSQL";
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+        return NGX_ERROR;
+    }
+
+    pc->c = c;
+
+    return NGX_OK;
+}
+
+
+/* forgets the nginx side of a socket libpq owns and will close itself */
+
+static void
+ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_connection_t  *c;
+
+    c = pc->c;
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    /* NGX_CLOSE_EVENT: no epoll_ctl; closing the fd unregisters it */
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
+    pc->c = NULL;
+}
+
+
+static void
+ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
+{
+    ngx_int_t                  rc;
+    ngx_uint_t                 level;
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_govsvc_pg_conn_t      *pc;
+    PostgresPollingStatusType  st;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (ev->timedout) {
+        ngx_log_error(NGX_LOG_ERR, pc->pool->log, NGX_ETIMEDOUT,
+                      "govsvc: PostgreSQL connect timed out");
+        ngx_govsvc_pg_connect_failed(pc);
+        return;
+    }
+
+    st = PQconnectPoll(pc->conn);
+
+    switch (st) {
+
+    case PGRES_POLLING_OK:
+        ngx_govsvc_pg_connected(pc);
+        return;
+
+    case PGRES_POLLING_FAILED:
+        /* one error when PostgreSQL goes away, not one per retry */
+        level = pc->pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
+        ngx_log_error(level, pc->pool->log, 0,
+                      "govsvc: PostgreSQL connection failed: %s",
+                      PQerrorMessage(pc->conn));
+        ngx_govsvc_pg_connect_failed(pc);
+        return;
+
+    default:
+        break;
+    }
+
+    /* libpq may have moved to another socket (the next address, or SSL
+     * refused and the connection tried again in the clear) */
+    if (PQsocket(pc->conn) != pc->c->fd) {
+        ngx_govsvc_pg_unbind(pc);
+
+        if (ngx_govsvc_pg_bind(pc) != NGX_OK) {
+            ngx_govsvc_pg_connect_failed(pc);
+            return;
+        }
+
+        ngx_add_timer(pc->c->read, pc->pool->gmcf->pg_timeout);
+    }
+
+    /* level-triggered write interest only while libpq wants to write */
+    wev = pc->c->write;
+
+    if (st == PGRES_POLLING_WRITING) {
+        rc = wev->active ? NGX_OK
+                         : ngx_add_event(wev, NGX_WRITE_EVENT,
+                                         NGX_LEVEL_EVENT);
+
+    } else {
+        rc = wev->active ? ngx_del_event(wev, NGX_WRITE_EVENT, 0) : NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_govsvc_pg_connect_failed(pc);
+    }
+}
+
+
+static void
+ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_connection_t      *c;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+    c = pc->c;
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->active
+        && ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK)
+    {
+        ngx_govsvc_pg_connect_failed(pc);
+        return;
+    }
+
+    c->read->handler = ngx_govsvc_pg_read_handler;
+    c->write->handler = ngx_govsvc_pg_write_handler;
+    c->log->action = "talking to PostgreSQL";
+
+    pool->nconnecting--;
+
+    if (pool->down) {
+        ngx_log_error(NGX_LOG_NOTICE, pool->log, 0,
+                      "govsvc: PostgreSQL is reachable again");
+    }
+
+    pool->down = 0;
+    pool->backoff = 0;
+    pool->down_until = 0;
+
+    pc->state = NGX_GOVSVC_PG_BUSY;
+    ngx_govsvc_pg_release(pc);
+}
+
+
+static void
+ngx_govsvc_pg_connect_failed(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_queue_t           *q;
+    ngx_govsvc_pg_t       *pg;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+
+    ngx_govsvc_count(pg_errors);
+
+    pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2,
+                                            NGX_GOVSVC_PG_BACKOFF_MAX)
+                                  : NGX_GOVSVC_PG_BACKOFF_MIN;
+    pool->down_until = ngx_current_msec + pool->backoff;
+    pool->down = 1;
+
+    ngx_govsvc_pg_free(pc);
+
+    if (pool->nconns) {
+        /* the others may still serve the waiters */
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->waiting)) {
+        q = ngx_queue_head(&pool->waiting);
+        pg = ngx_queue_data(q, ngx_govsvc_pg_t, queue);
+
+        ngx_queue_remove(q);
+        pool->nwaiting--;
+        pg->waiting = 0;
+
+        if (pg->wait.timer_set) {
+            ngx_del_timer(&pg->wait);
+        }
+
+        pg->handler(pg, NULL, pg->data);
+    }
+
+    ngx_govsvc_pg_gauges(pool);
+}
+
+
+static ngx_int_t
+ngx_govsvc_pg_send(ngx_govsvc_pg_conn_t *pc, const char *sql, int nparams,
+    const char *const *values)
+{
+    int  rc;
+
+    if (nparams) {
+        rc = PQsendQueryParams(pc->conn, sql, nparams, NULL, values, NULL,
+                               NULL, 0);
+
+    } else {
+        /* the simple protocol: BEGIN, COMMIT, ROLLBACK */
+        rc = PQsendQuery(pc->conn, sql);
+    }
+
+    if (rc == 0) {
+        ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
+                      "govsvc: PostgreSQL send failed: %s",
+                      PQerrorMessage(pc->conn));
+        return NGX_ERROR;
+    }
+
+    pc->state = NGX_GOVSVC_PG_BUSY;
+    pc->c->read->handler = ngx_govsvc_pg_read_handler;
+
+    if (ngx_govsvc_pg_flush(pc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_add_timer(pc->c->read, pc->pool->gmcf->pg_timeout);
+
+    return NGX_OK;
+}
+
+
+/* in non-blocking mode a statement may sit partly unsent: loop PQflush
+ * on write readiness until it reports 0 */
+
+static ngx_int_t
+ngx_govsvc_pg_flush(ngx_govsvc_pg_conn_t *pc)
+{
+    int                rc;
+    ngx_event_t       *wev;
+
+    wev = pc->c->write;
+
+    rc = PQflush(pc->conn);
+
+    if (rc < 0) {
+        ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
+                      "govsvc: PostgreSQL flush failed: %s",
+                      PQerrorMessage(pc->conn));
+        return NGX_ERROR;
+    }
+
+    if (rc == 1 && !wev->active) {
+        if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (rc == 0 && wev->active) {
+        if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_govsvc_pg_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_govsvc_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (ngx_govsvc_pg_flush(pc) != NGX_OK) {
+        ngx_govsvc_pg_fail(pc, "write failed");
+    }
+}
+
+
+static void
+ngx_govsvc_pg_read_handler(ngx_event_t *ev)
+{
+    PGresult              *res;
+    ngx_connection_t      *c;
+    ngx_govsvc_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (ev->timedout) {
+        ngx_govsvc_count(pg_timeouts);
+        ngx_govsvc_pg_fail(pc, "statement timed out");
+        return;
+    }
+
+    if (PQconsumeInput(pc->conn) == 0) {
+        ngx_govsvc_pg_fail(pc, PQerrorMessage(pc->conn));
+        return;
+    }
+
+    while (!PQisBusy(pc->conn)) {
+        res = PQgetResult(pc->conn);
+
+        if (res == NULL) {
+            ngx_govsvc_pg_done(pc);
+            return;
+        }
+
+        /* keep the first error, else the last result */
+        if (pc->result == NULL
+            || PQresultStatus(pc->result) != PGRES_FATAL_ERROR)
+        {
+            PQclear(pc->result);
+            pc->result = res;
+
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+
+static void
+ngx_govsvc_pg_done(ngx_govsvc_pg_conn_t *pc)
+{
+    PGresult                 *res;
+    ngx_govsvc_pg_t          *pg;
+    ngx_govsvc_pg_handler_pt  handler;
+
+    if (pc->c->read->timer_set) {
+        ngx_del_timer(pc->c->read);
+    }
+
+    res = pc->result;
+    pc->result = NULL;
+
+    pg = pc->user;
+
+    if (pg == NULL || pg->handler == NULL) {
+        PQclear(res);
+        ngx_govsvc_pg_release(pc);
+        return;
+    }
+
+    if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        ngx_log_error(NGX_LOG_INFO, pc->pool->log, 0,
+                      "govsvc: PostgreSQL: %s", PQresultErrorMessage(res));
+    }
+
+    /*
+     * The handler may send the next statement on this connection, close
+     * the handle (which may free the connection), or finalize the
+     * request: pc must not be touched afterwards.
+     */
+    handler = pg->handler;
+    handler(pg, res, pg->data);
+
+    PQclear(res);
+}
+
+
+/* the connection is lost for its user: tell it, and drop the connection */
+
+static void
+ngx_govsvc_pg_fail(ngx_govsvc_pg_conn_t *pc, const char *why)
+{
+    ngx_govsvc_pg_t  *pg;
+
+    ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
+                  "govsvc: PostgreSQL connection lost: %s", why);
+
+    ngx_govsvc_count(pg_errors);
+
+    pg = pc->user;
+    pc->user = NULL;
+
+    if (pg) {
+        pg->pc = NULL;
+    }
+
+    ngx_govsvc_pg_free(pc);
+
+    if (pg && pg->handler) {
+        pg->handler(pg, NULL, pg->data);
+    }
+}
+
+
+/*
+ * A connection nobody holds any more: roll back whatever its user left
+ * open, then make it idle and let a waiter have it.
+ */
+
+static void
+ngx_govsvc_pg_release(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+
+    switch (PQtransactionStatus(pc->conn)) {
+
+    case PQTRANS_IDLE:
+        break;
+
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR:
+        if (ngx_govsvc_pg_send(pc, "ROLLBACK", 0, NULL) == NGX_OK) {
+            return;
+        }
+
+        /* fall through */
+
+    default:
+        ngx_govsvc_pg_free(pc);
+        ngx_post_event(&pool->dispatch, &ngx_posted_events);
+        return;
+    }
+
+    pc->state = NGX_GOVSVC_PG_IDLE;
+    pc->c->read->handler = ngx_govsvc_pg_idle_handler;
+
+    ngx_queue_remove(&pc->queue);
+    ngx_queue_insert_head(&pool->idle, &pc->queue);
+    pool->nidle++;
+
+    ngx_govsvc_pg_gauges(pool);
+
+    if (pool->nwaiting) {
+        ngx_post_event(&pool->dispatch, &ngx_posted_events);
+    }
+}
+
+
+/* an idle connection is readable only when the server has something to
+ * say: a notice, or that it is closing it */
+
+static void
+ngx_govsvc_pg_idle_handler(ngx_event_t *ev)
+{
+    ngx_connection_t      *c;
+    ngx_govsvc_pg_conn_t  *pc;
+
+    c = ev->data;
+    pc = c->data;
+
+    if (PQconsumeInput(pc->conn) && PQstatus(pc->conn) == CONNECTION_OK
+        && !PQisBusy(pc->conn))
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, pc->pool->log, 0,
+                  "govsvc: PostgreSQL closed an idle connection: %s",
+                  PQerrorMessage(pc->conn));
+
+    ngx_govsvc_pg_free(pc);
+}
+
+
+static void
+ngx_govsvc_pg_free(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+
+    ngx_queue_remove(&pc->queue);
+    pool->nconns--;
+
+    if (pc->state == NGX_GOVSVC_PG_CONNECTING) {
+        pool->nconnecting--;
+
+    } else if (pc->state == NGX_GOVSVC_PG_IDLE) {
+        pool->nidle--;
+    }
+
+    if (pc->user) {
+        pc->user->pc = NULL;
+    }
+
+    ngx_govsvc_pg_unbind(pc);
+
+    PQclear(pc->result);
+    PQfinish(pc->conn);
+    ngx_free(pc);
+
+    ngx_govsvc_pg_gauges(pool);
+}
+
+
+/* hands idle connections to waiters, and opens more if they are short */
+
+static void
+ngx_govsvc_pg_dispatch(ngx_event_t *ev)
+{
+    ngx_queue_t           *q;
+    ngx_govsvc_pg_t       *pg;
+    ngx_govsvc_pg_conn_t  *pc;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = ev->data;
+
+    while (!ngx_queue_empty(&pool->waiting) && !ngx_queue_empty(&pool->idle))
+    {
+        q = ngx_queue_head(&pool->waiting);
+        pg = ngx_queue_data(q, ngx_govsvc_pg_t, queue);
+
+        ngx_queue_remove(q);
+        pool->nwaiting--;
+        pg->waiting = 0;
+
+        if (pg->wait.timer_set) {
+            ngx_del_timer(&pg->wait);
+        }
+
+        q = ngx_queue_head(&pool->idle);
+        pc = ngx_queue_data(q, ngx_govsvc_pg_conn_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_tail(&pool->active, q);
+        pool->nidle--;
+
+        pc->state = NGX_GOVSVC_PG_BUSY;
+        pc->user = pg;
+        pg->pc = pc;
+
+        if (ngx_govsvc_pg_send(pc, pg->sql, pg->nparams, pg->values)
+            != NGX_OK)
+        {
+            ngx_govsvc_pg_fail(pc, "cannot send statement");
+        }
+    }
+
+    while (pool->nwaiting > pool->nconnecting
+           && pool->nconns < pool->gmcf->pg_max
+           && !(pool->down && ngx_current_msec < pool->down_until))
+    {
+        if (ngx_govsvc_pg_connect(pool) != NGX_OK) {
+            break;
+        }
+    }
+
+    ngx_govsvc_pg_gauges(pool);
+}
+
+
+static void
+ngx_govsvc_pg_wait_timeout(ngx_event_t *ev)
+{
+    ngx_govsvc_pg_t  *pg;
+
+    pg = ev->data;
+
+    ngx_queue_remove(&pg->queue);
+    pg->pool->nwaiting--;
+    pg->waiting = 0;
+
+    ngx_govsvc_count(pg_timeouts);
+    ngx_govsvc_pg_gauges(pg->pool);
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "govsvc: no PostgreSQL connection within %M ms",
+                  pg->pool->gmcf->pg_timeout);
+
+    pg->handler(pg, NULL, pg->data);
+}
+
+
+static void
+ngx_govsvc_pg_gauges(ngx_govsvc_pg_pool_t *pool)
+{
+    ngx_govsvc_metrics_t  *m;
+
+    m = ngx_govsvc_metrics();
+    if (m == NULL) {
+        return;
+    }
+
+    m->pg_idle[ngx_worker] = pool->nidle;
+    m->pg_busy[ngx_worker] = pool->nconns - pool->nidle;
+    m->pg_waiting[ngx_worker] = pool->nwaiting;
+}
+
+
+static void
+ngx_govsvc_pg_notice(void *arg, const char *message)
+{
+    ngx_govsvc_pg_pool_t  *pool = arg;
+
+    ngx_log_error(NGX_LOG_INFO, pool->log, 0,
+                  "govsvc: PostgreSQL notice: %s", message);
+}
+
+
+/*
+ * libpq looks host names up with a blocking call: accept only Unix socket
+ * directories and IP literals in host, or any host with hostaddr set.
+ */
+
+ngx_int_t
+ngx_govsvc_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
+{
+    char               *err, *h, *next;
+    u_char              buf[16];
+    ngx_int_t           rc;
+    PQconninfoOption   *opts, *o;
+    const char         *host, *hostaddr;
+
+    err = NULL;
+
+    opts = PQconninfoParse((const char *) conninfo->data, &err);
+    if (opts == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid PostgreSQL conninfo: %s",
+                           err ? err : "out of memory");
+        PQfreemem(err);
+        return NGX_ERROR;
+    }
+
+    host = NULL;
+    hostaddr = NULL;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+        }
+    }
+
+    rc = NGX_OK;
+
+    if (host && hostaddr == NULL) {
+        for (h = (char *) host; h && *h; h = next) {
+            next = strchr(h, ',');
+            if (next) {
+                *next++ = '\0';
+            }
+
+            if (h[0] == '/' || h[0] == '@'
+                || inet_pton(AF_INET, h, buf) == 1
+                || inet_pton(AF_INET6, h, buf) == 1)
+            {
+                continue;
+            }
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "PostgreSQL host \"%s\" is a name: libpq "
+                               "would look it up with a blocking call; give "
+                               "an IP address, a socket directory, or "
+                               "hostaddr=", h);
+            rc = NGX_ERROR;
+            break;
+        }
+    }
+
+    PQconninfoFree(opts);
+
+    return rc;
+}

@@ -1,0 +1,41 @@
+-- Demo data for `make run`: node 430102 (芙蓉区) and its parents, a few
+-- departments, and the 2026 holiday calendar as published by the State
+-- Council (check it against the official notice before relying on it).
+-- Idempotent: run it as often as you like.
+
+INSERT INTO regions (code, name, parent, level) VALUES
+    ('430000', '湖南省', NULL, 1),
+    ('430100', '长沙市', '430000', 2),
+    ('430102', '芙蓉区', '430100', 3),
+    ('430103', '天心区', '430100', 3),
+    ('430104', '岳麓区', '430100', 3)
+ON CONFLICT (code) DO NOTHING;
+
+INSERT INTO departments (region, name, phone) VALUES
+    ('430102', '芙蓉区市场监督管理局', '0731-84000001'),
+    ('430102', '芙蓉区住房和城乡建设局', '0731-84000002'),
+    ('430102', '芙蓉区行政审批服务局', '0731-84000003')
+ON CONFLICT (region, name) DO NOTHING;
+
+INSERT INTO calendar_days (day, kind, name)
+SELECT d::date, 'holiday', n
+FROM (VALUES
+    ('2026-01-01', '2026-01-03', '元旦'),
+    ('2026-02-15', '2026-02-23', '春节'),
+    ('2026-04-04', '2026-04-06', '清明节'),
+    ('2026-05-01', '2026-05-05', '劳动节'),
+    ('2026-06-19', '2026-06-21', '端午节'),
+    ('2026-09-25', '2026-09-27', '中秋节'),
+    ('2026-10-01', '2026-10-07', '国庆节')
+) AS h (f, t, n),
+LATERAL generate_series(f::date, t::date, interval '1 day') AS d
+ON CONFLICT (day) DO NOTHING;
+
+INSERT INTO calendar_days (day, kind, name) VALUES
+    ('2026-01-04', 'workday', '元旦调休'),
+    ('2026-02-14', 'workday', '春节调休'),
+    ('2026-02-28', 'workday', '春节调休'),
+    ('2026-05-09', 'workday', '劳动节调休'),
+    ('2026-09-20', 'workday', '国庆节调休'),
+    ('2026-10-10', 'workday', '国庆节调休')
+ON CONFLICT (day) DO NOTHING;
