@@ -64,12 +64,12 @@ static void ngx_govsvc_cached_cleanup(void *data);
 static void ngx_govsvc_redis_ignore(redisReply *reply, void *data);
 static void ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
-static ngx_int_t ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
+static const char *ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_consult_t *cs);
 static ngx_int_t ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res);
 static ngx_int_t ngx_govsvc_limit(ngx_http_request_t *r, const char **limit);
-static const char *ngx_govsvc_text(ngx_govsvc_ctx_t *ctx, cJSON *obj,
-    const char *name, size_t max, ngx_uint_t required, const char **field);
+static const char *ngx_govsvc_text(cJSON *obj, const char *name,
+    size_t max, ngx_uint_t required, const char **field);
 static void ngx_govsvc_today(char out[11]);
 
 
@@ -446,9 +446,13 @@ enum {
 static ngx_int_t
 ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
 {
-    ngx_int_t              rc;
+    u_char                 rnd[NGX_GOVSVC_CODE_LEN];
+    u_char                 md[SHA256_DIGEST_LENGTH];
+    ngx_uint_t             i;
+    const char            *field;
     ngx_http_request_t    *r;
     ngx_govsvc_consult_t  *cs;
+    static const char      alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
     r = ctx->request;
 
@@ -459,10 +463,26 @@ ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
 
     ctx->data = cs;
 
-    rc = ngx_govsvc_consult_validate(ctx, cs);
-    if (rc != NGX_OK) {
-        return rc;
+    field = ngx_govsvc_consult_validate(ctx, cs);
+    if (field) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "a field is missing or invalid", field);
     }
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "govsvc: RAND_bytes() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* 32 symbols: every byte maps evenly; 60 bits of chance */
+    for (i = 0; i < NGX_GOVSVC_CODE_LEN; i++) {
+        cs->code[i] = alphabet[rnd[i] % 32];
+    }
+
+    SHA256((u_char *) cs->code, NGX_GOVSVC_CODE_LEN, md);
+    ngx_hex_dump((u_char *) cs->code_hash, md, sizeof(md));
 
     ngx_govsvc_today(cs->today);
     cs->outbox[0] = cs->today;
@@ -490,82 +510,65 @@ ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+/* the name of the first field at fault, or NULL when all are good */
+
+static const char *
 ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx, ngx_govsvc_consult_t *cs)
 {
-    u_char                   rnd[NGX_GOVSVC_CODE_LEN];
-    u_char                   md[SHA256_DIGEST_LENGTH];
-    cJSON                   *body, *dept, *asker;
-    ngx_uint_t               i;
-    const char              *field;
-    static const char        alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    cJSON       *body, *dept, *asker;
+    ngx_uint_t   i;
+    const char  *field;
 
     body = ctx->body;
     field = NULL;
 
-    cs->values[0] = ngx_govsvc_text(ctx, body, "title", 200, 1, &field);
-    cs->values[1] = ngx_govsvc_text(ctx, body, "content", 5000, 1, &field);
-    cs->values[2] = ngx_govsvc_text(ctx, body, "item_code", 64, 0, &field);
+    cs->values[0] = ngx_govsvc_text(body, "title", 200, 1, &field);
+    cs->values[1] = ngx_govsvc_text(body, "content", 5000, 1, &field);
+    cs->values[2] = ngx_govsvc_text(body, "item_code", 64, 0, &field);
 
     asker = cJSON_GetObjectItemCaseSensitive(body, "asker");
 
     if (asker != NULL && !cJSON_IsNull(asker) && !cJSON_IsObject(asker)) {
-        field = "asker";
-
-    } else {
-        cs->values[4] = ngx_govsvc_text(ctx, asker, "name", 50, 0, &field);
-        cs->values[5] = ngx_govsvc_text(ctx, asker, "phone", 20, 0, &field);
+        return field ? field : "asker";
     }
 
-    if (field == NULL && cs->values[5]) {
-        for (i = 0; cs->values[5][i]; i++) {
-            if ((cs->values[5][i] < '0' || cs->values[5][i] > '9')
-                && cs->values[5][i] != '-' && cs->values[5][i] != '+')
-            {
-                field = "asker.phone";
-                break;
-            }
+    if (field) {
+        return field;
+    }
+
+    cs->values[4] = ngx_govsvc_text(asker, "name", 50, 0, &field);
+    cs->values[5] = ngx_govsvc_text(asker, "phone", 20, 0, &field);
+
+    if (field) {
+        return (field[0] == 'n') ? "asker.name" : "asker.phone";
+    }
+
+    for (i = 0; cs->values[5] && cs->values[5][i]; i++) {
+        if ((cs->values[5][i] < '0' || cs->values[5][i] > '9')
+            && cs->values[5][i] != '-' && cs->values[5][i] != '+')
+        {
+            return "asker.phone";
         }
     }
 
     dept = cJSON_GetObjectItemCaseSensitive(body, "department");
 
-    if (field == NULL && dept != NULL && !cJSON_IsNull(dept)) {
-        if (!cJSON_IsNumber(dept) || dept->valuedouble < 1
-            || dept->valuedouble > 9007199254740991.0
-            || dept->valuedouble != (double) (int64_t) dept->valuedouble)
-        {
-            field = "department";
-
-        } else {
-            ngx_sprintf((u_char *) cs->department, "%L%Z",
-                        (int64_t) dept->valuedouble);
-            cs->values[3] = cs->department;
-        }
+    if (dept == NULL || cJSON_IsNull(dept)) {
+        return NULL;
     }
 
-    if (field) {
-        return ngx_govsvc_send_error(ctx->request,
-                                     NGX_HTTP_UNPROCESSABLE_ENTITY,
-                                     "validation_failed",
-                                     "a field is missing or invalid", field);
+    if (!cJSON_IsNumber(dept) || dept->valuedouble < 1
+        || dept->valuedouble > 9007199254740991.0
+        || dept->valuedouble != (double) (int64_t) dept->valuedouble)
+    {
+        return "department";
     }
 
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
-                      "govsvc: RAND_bytes() failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_sprintf((u_char *) cs->department, "%L%Z",
+                (int64_t) dept->valuedouble);
+    cs->values[3] = cs->department;
 
-    /* 32 symbols: every byte maps evenly; 60 bits of chance */
-    for (i = 0; i < NGX_GOVSVC_CODE_LEN; i++) {
-        cs->code[i] = alphabet[rnd[i] % 32];
-    }
-
-    SHA256((u_char *) cs->code, NGX_GOVSVC_CODE_LEN, md);
-    ngx_hex_dump((u_char *) cs->code_hash, md, sizeof(md));
-
-    return NGX_OK;
+    return NULL;
 }
 
 
@@ -798,8 +801,8 @@ ngx_govsvc_limit(ngx_http_request_t *r, const char **limit)
  */
 
 static const char *
-ngx_govsvc_text(ngx_govsvc_ctx_t *ctx, cJSON *obj, const char *name,
-    size_t max, ngx_uint_t required, const char **field)
+ngx_govsvc_text(cJSON *obj, const char *name, size_t max,
+    ngx_uint_t required, const char **field)
 {
     u_char  *p;
     size_t   len, chars;
