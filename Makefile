@@ -34,9 +34,9 @@ $(BUILD)/nginx/objs/Makefile: config
 module: $(BUILD)/nginx/objs/Makefile
 	cd $(BUILD)/nginx && $(MAKE) -s -f $(BUILD)/nginx/objs/Makefile modules
 
--include core/core.mk
+include core/core.mk
 
-test: deps module unit
+test: deps module unit unit-valgrind
 	prove -I t/lib -r t/
 
 run: deps module

@@ -1,0 +1,29 @@
+/*
+ * gs_json: a cheap pre-scan of a request body, run before cJSON parses it.
+ *
+ * gs_json_scan() checks that the len bytes at s are valid UTF-8 (as
+ * gs_utf8_valid(): NUL bytes pass, cJSON rejects them later) and that the
+ * nesting of '[' and '{' outside string literals never exceeds max_depth
+ * (max_depth 0 allows no container at all).  Backslash escapes inside
+ * strings are honoured, so "\"[" does not open anything.  It is not a
+ * JSON validator: unbalanced or stray brackets, bad escapes and
+ * unterminated strings are left for cJSON to reject.  A stray closing
+ * bracket at depth 0 is ignored.  When both checks fail, GS_JSON_BAD_UTF8
+ * wins.  s may be NULL only when len is 0.  The point is to bound cJSON's
+ * recursion and to guarantee it only ever sees valid UTF-8.
+ */
+#ifndef GS_JSON_H
+#define GS_JSON_H
+
+#include <stddef.h>
+
+typedef enum {
+    GS_JSON_OK = 0,
+    GS_JSON_BAD_UTF8,
+    GS_JSON_TOO_DEEP
+} gs_json_scan_e;
+
+gs_json_scan_e gs_json_scan(const unsigned char *s, size_t len,
+                            unsigned max_depth);
+
+#endif
