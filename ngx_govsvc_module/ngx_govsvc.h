@@ -148,6 +148,7 @@ extern ngx_module_t  ngx_govsvc_module;
 
 ngx_govsvc_metrics_t *ngx_govsvc_metrics(void);
 ngx_uint_t ngx_govsvc_status_slot(ngx_uint_t status);
+void ngx_govsvc_forget_connection(ngx_connection_t *c);
 extern ngx_uint_t  ngx_govsvc_statuses[NGX_GOVSVC_STATUSES];
 extern ngx_msec_t  ngx_govsvc_latency_bounds[NGX_GOVSVC_LATENCY_BUCKETS];
 

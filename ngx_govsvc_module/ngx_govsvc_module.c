@@ -735,3 +735,56 @@ ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return ngx_govsvc_location(cf, cmd, conf);
 }
+
+
+/*
+ * Frees the nginx side of a socket that a library (libpq, hiredis) owns
+ * and closes itself: what ngx_close_connection() does, except close().
+ */
+
+void
+ngx_govsvc_forget_connection(ngx_connection_t *c)
+{
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    /* the fd is about to be closed: no epoll_ctl() needed or wanted */
+
+    if (ngx_del_conn) {
+        ngx_del_conn(c, NGX_CLOSE_EVENT);
+
+    } else {
+        if (c->read->active || c->read->disabled) {
+            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->write->active || c->write->disabled) {
+            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        }
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    c->read->closed = 1;
+    c->write->closed = 1;
+
+    /*
+     * ngx_free_connection() still needs c->fd (ngx_cycle->files); the
+     * fd of -1 then makes the event loop skip stale events for c.
+     */
+
+    ngx_free_connection(c);
+
+    c->fd = (ngx_socket_t) -1;
+}

@@ -26,6 +26,7 @@ static ngx_int_t ngx_govsvc_health_answer(ngx_govsvc_health_t *h);
 static void ngx_govsvc_bench_sleep_done(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_metrics_wanted(ngx_http_request_t *r);
+static ngx_uint_t ngx_govsvc_cert_refused(ngx_http_request_t *r);
 
 
 /*
@@ -313,9 +314,10 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
 
 
 /*
- * The named location of "error_page ... @govsvc_error": nginx's own
- * errors (a body over client_max_body_size, a bad request line, ...) in
- * the JSON form of api.md.  r->err_status holds the original status.
+ * The location of "error_page ... /.govsvc/error": nginx's own errors (a
+ * body over client_max_body_size, a bad request line, a refused client
+ * certificate, ...) in the JSON form of api.md.  r->err_status holds the
+ * original status.
  */
 
 ngx_int_t
@@ -325,6 +327,18 @@ ngx_govsvc_error_handler(ngx_http_request_t *r)
     const char  *code, *message;
 
     status = r->err_status ? r->err_status : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    /*
+     * error_page turns nginx's 495 (a client certificate that failed
+     * verification, such as a revoked one) into 400: ask OpenSSL.
+     */
+    if (status == NGX_HTTP_BAD_REQUEST && ngx_govsvc_cert_refused(r)) {
+        r->err_status = NGX_HTTP_UNAUTHORIZED;
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "certificate_unknown",
+                                     "the client certificate is not valid "
+                                     "or is revoked", NULL);
+    }
 
     switch (status) {
 
@@ -378,6 +392,33 @@ ngx_govsvc_error_handler(ngx_http_request_t *r)
 
     /* the body, if any, is already being discarded by nginx */
     return ngx_govsvc_send_error(r, status, code, message, NULL);
+}
+
+
+static ngx_uint_t
+ngx_govsvc_cert_refused(ngx_http_request_t *r)
+{
+#if (NGX_HTTP_SSL)
+    X509  *cert;
+    long   rc;
+
+    if (r->connection->ssl == NULL) {
+        return 0;
+    }
+
+    cert = SSL_get_peer_certificate(r->connection->ssl->connection);
+    if (cert == NULL) {
+        return 0;
+    }
+
+    X509_free(cert);
+
+    rc = SSL_get_verify_result(r->connection->ssl->connection);
+
+    return rc != X509_V_OK;
+#else
+    return 0;
+#endif
 }
 
 

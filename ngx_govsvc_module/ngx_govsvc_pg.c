@@ -431,46 +431,13 @@ ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc)
 }
 
 
-/* forgets the nginx side of a socket libpq owns and will close itself */
-
 static void
 ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc)
 {
-    ngx_connection_t  *c;
-
-    c = pc->c;
-    if (c == NULL) {
-        return;
+    if (pc->c) {
+        ngx_govsvc_forget_connection(pc->c);
+        pc->c = NULL;
     }
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* NGX_CLOSE_EVENT: no epoll_ctl; closing the fd unregisters it */
-    if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-    pc->c = NULL;
 }
 
 

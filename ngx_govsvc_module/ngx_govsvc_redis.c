@@ -96,7 +96,6 @@ static void ngx_govsvc_redis_retry(ngx_govsvc_redis_conn_t *conn);
 static void ngx_govsvc_redis_down(ngx_govsvc_redis_conn_t *conn);
 static ngx_uint_t ngx_govsvc_redis_down_level(ngx_govsvc_redis_t *redis);
 static void ngx_govsvc_redis_gauges(ngx_govsvc_redis_t *redis);
-static void ngx_govsvc_redis_count(ngx_atomic_t *counter);
 static ngx_govsvc_redis_conn_t *ngx_govsvc_redis_pick(
     ngx_govsvc_redis_t *redis);
 
@@ -117,7 +116,6 @@ static void ngx_govsvc_redis_del_read(void *data);
 static void ngx_govsvc_redis_add_write(void *data);
 static void ngx_govsvc_redis_del_write(void *data);
 static void ngx_govsvc_redis_cleanup(void *data);
-static void ngx_govsvc_redis_free_connection(ngx_connection_t *c);
 
 static u_char *ngx_govsvc_redis_log_error(ngx_log_t *log, u_char *buf,
     size_t len);
@@ -564,13 +562,6 @@ ngx_govsvc_redis_gauges(ngx_govsvc_redis_t *redis)
 }
 
 
-static void
-ngx_govsvc_redis_count(ngx_atomic_t *counter)
-{
-    (void) ngx_atomic_fetch_add(counter, 1);
-}
-
-
 /* commands */
 
 ngx_govsvc_redis_cmd_t *
@@ -578,15 +569,12 @@ ngx_govsvc_redis_command(ngx_govsvc_redis_t *redis,
     ngx_govsvc_redis_handler_pt handler, void *data,
     int argc, const char **argv, const size_t *argvlen)
 {
-    ngx_govsvc_metrics_t     *m;
     ngx_govsvc_redis_cmd_t   *cmd;
     ngx_govsvc_redis_conn_t  *conn;
 
     if (redis == NULL) {
         return NULL;
     }
-
-    m = ngx_govsvc_metrics();
 
     conn = ngx_govsvc_redis_pick(redis);
     if (conn == NULL) {
@@ -639,9 +627,7 @@ ngx_govsvc_redis_command(ngx_govsvc_redis_t *redis,
 
 failed:
 
-    if (m) {
-        ngx_govsvc_redis_count(&m->redis_errors);
-    }
+    ngx_govsvc_count(redis_errors);
 
     return NULL;
 }
@@ -688,7 +674,6 @@ ngx_govsvc_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     redisReply               *reply;
     ngx_govsvc_redis_t       *redis;
-    ngx_govsvc_metrics_t     *m;
     ngx_govsvc_redis_cmd_t   *cmd;
     ngx_govsvc_redis_conn_t  *conn;
 
@@ -715,11 +700,7 @@ ngx_govsvc_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         cmd->done = 1;
 
         if (reply == NULL) {
-            m = ngx_govsvc_metrics();
-
-            if (m) {
-                ngx_govsvc_redis_count(&m->redis_errors);
-            }
+            ngx_govsvc_count(redis_errors);
         }
 
         /*
@@ -742,7 +723,6 @@ ngx_govsvc_redis_cmd_timeout(ngx_event_t *ev)
     ngx_uint_t                    level;
     redisAsyncContext            *ac;
     ngx_govsvc_redis_t           *redis;
-    ngx_govsvc_metrics_t         *m;
     ngx_govsvc_redis_cmd_t       *cmd;
     ngx_govsvc_redis_conn_t      *conn;
     ngx_govsvc_redis_handler_pt   handler;
@@ -752,11 +732,7 @@ ngx_govsvc_redis_cmd_timeout(ngx_event_t *ev)
     redis = conn->redis;
     ac = conn->ac;
 
-    m = ngx_govsvc_metrics();
-
-    if (m) {
-        ngx_govsvc_redis_count(&m->redis_timeouts);
-    }
+    ngx_govsvc_count(redis_timeouts);
 
     conn->log.action = "waiting for redis";
 
@@ -963,7 +939,7 @@ ngx_govsvc_redis_cleanup(void *data)
     conn->connection = NULL;
 
     if (c) {
-        ngx_govsvc_redis_free_connection(c);
+        ngx_govsvc_forget_connection(c);
     }
 
     if (conn->timer.timer_set) {
@@ -973,56 +949,6 @@ ngx_govsvc_redis_cleanup(void *data)
     ngx_govsvc_redis_down(conn);
 
     ngx_govsvc_redis_retry(conn);
-}
-
-
-static void
-ngx_govsvc_redis_free_connection(ngx_connection_t *c)
-{
-    /* what ngx_close_connection() does, except close() */
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    /* the fd is about to be closed: no epoll_ctl() needed or wanted */
-
-    if (ngx_del_conn) {
-        ngx_del_conn(c, NGX_CLOSE_EVENT);
-
-    } else {
-        if (c->read->active || c->read->disabled) {
-            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active || c->write->disabled) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-    }
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    c->read->closed = 1;
-    c->write->closed = 1;
-
-    /*
-     * ngx_free_connection() still needs c->fd (ngx_cycle->files); the
-     * fd of -1 then makes the event loop skip stale events for c.
-     */
-
-    ngx_free_connection(c);
-
-    c->fd = (ngx_socket_t) -1;
 }
 
 

@@ -86,6 +86,13 @@ like($raw, qr{"code":"invalid_request"}, 'malformed request in JSON');
 is_error($t->req(GET => '/api/v1/nothing-here', tls => 1), 404,
          'not_found', 'TLS 404');
 
+# a client certificate refused at the TLS layer (revoked): JSON 401
+$t->revoke('clerk');
+is_error($t->req(GET => '/healthz', tls => 1, cert => 'clerk'), 401,
+         'certificate_unknown', 'revoked client certificate');
+is($t->req(GET => '/healthz', tls => 1, cert => 'admin')->{status}, 200,
+   'a valid client certificate passes');
+
 # nothing above wrote anything
 is($t->psql('SELECT count(*) FROM consultations'), '0',
    'no refused request wrote a row');

@@ -1,0 +1,950 @@
+package GovSvc::Test;
+
+# End-to-end test harness for GovSvc: a real PostgreSQL, Redis and nginx
+# (stock /usr/sbin/nginx with the built module) on free loopback ports in a
+# temporary folder, plus a small HTTP/1.1 client (plain and TLS with the
+# development CA).  Used by t/*.t (Test::More) and bench/run.pl.
+#
+#   my $t = GovSvc::Test->new(redis => 1, workers => 2);
+#   $t->start;
+#   my $r = $t->req(GET => '/healthz', tls => 1, cert => 'admin');
+#   is($r->{status}, 200);
+#   $t->stop;
+#
+# Strings: request bodies and JSON values go out as given (byte strings, as
+# literals in a test without `use utf8`; wide characters are UTF-8 encoded),
+# and come back as UTF-8 byte strings ($r->{json} too), as does psql().
+
+use strict;
+use warnings;
+
+use Carp qw(croak);
+use Cwd qw(abs_path);
+use Errno ();
+use Fcntl qw(:mode);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Scalar::Util qw(weaken);
+use Socket qw(SOL_SOCKET SO_REUSEADDR);
+use Storable ();
+use Test::More ();
+use Time::HiRes qw(time sleep);
+
+our $VERSION = '0.1';
+
+# The repository root and the module, also for tests run without make.
+BEGIN {
+    $ENV{GOVSVC_ROOT} //= abs_path(dirname(__FILE__) . '/../../..');
+    $ENV{GOVSVC_MODULE} //=
+        "$ENV{GOVSVC_ROOT}/build/nginx/objs/ngx_govsvc_module.so";
+}
+
+my $NGINX = $ENV{GOVSVC_NGINX} // '/usr/sbin/nginx';
+my $PG_BIN = $ENV{GOVSVC_PG_BIN} // do {
+    my @b = sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] }
+            glob '/usr/lib/postgresql/*/bin';
+    @b ? $b[-1] : '/usr/lib/postgresql/15/bin';
+};
+my $IS_ROOT = $> == 0;
+my $RUN_USER = 'govsvc';
+
+$SIG{PIPE} = 'IGNORE';
+
+my @LIVE;    # weak references to every started harness, for END
+
+# ---------------------------------------------------------------- helpers
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or croak "slurp $file: $!";
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+sub _spew {
+    my ($file, $text, $mode) = @_;
+    open my $fh, $mode // '>:raw', $file or croak "write $file: $!";
+    print $fh $text;
+    close $fh or croak "write $file: $!";
+}
+
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+            LocalPort => 0, Proto => 'tcp', Listen => 1) or next;
+        my $p = $s->sockport;
+        close $s;
+        return $p;
+    }
+    croak "no free port: $!";
+}
+
+sub _port_open {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $port, Proto => 'tcp', Timeout => 1);
+    return 0 unless $s;
+    close $s;
+    return 1;
+}
+
+sub _uid_gid {
+    my @pw = getpwnam($RUN_USER)
+        or croak "user $RUN_USER missing: run scripts/deps.sh as root";
+    return @pw[2, 3];
+}
+
+sub _chown_run_user {
+    return unless $IS_ROOT;
+    my ($uid, $gid) = _uid_gid();
+    chown $uid, $gid, @_ or croak "chown @_: $!";
+}
+
+# run a command (as the postgres user when root) with stdout and stderr
+# into $log; returns the exit status, or dies with the log when $die
+sub _run {
+    my ($self, %o) = @_;
+    my @cmd = @{ $o{cmd} };
+    my $log = $o{log} // "$self->{dir}/cmd.log";
+    if ($o{as_pg} && $IS_ROOT) {
+        @cmd = ('setpriv', '--reuid', $RUN_USER, '--regid', $RUN_USER,
+                '--init-groups', '--', @cmd);
+    }
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        chdir $self->{dir};
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(126);
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    my $rc = $?;
+    if ($rc && $o{die}) {
+        my $out = -e $log ? slurp($log) : '';
+        croak "failed ($rc): @cmd\n$out";
+    }
+    return $rc;
+}
+
+# ---------------------------------------------------------------- object
+
+sub new {
+    my ($class, %o) = @_;
+    my $self = bless {
+        redis        => $o{redis} // 1,
+        workers      => $o{workers} // 2,
+        http_extra   => $o{http_extra} // '',
+        server_extra => $o{server_extra} // '',
+        pg_conf      => $o{pg_conf} // '',
+        node         => $o{node} // '430102',
+        public_write_limit => $o{public_write_limit} // '30 1m',
+        template     => $o{template}
+                        // "$ENV{GOVSVC_ROOT}/conf/development.conf",
+        module       => $o{module} // $ENV{GOVSVC_MODULE},
+        owner        => $$,
+        expect       => [],
+        log_seen     => {},
+        started      => {},
+    }, $class;
+
+    my $base = $ENV{TMPDIR} || '/tmp';
+    $self->{dir} = tempdir('govsvc-t-XXXX', DIR => $base, CLEANUP => 0);
+    chmod 0755, $self->{dir};
+    make_path("$self->{dir}/tmp", "$self->{dir}/redis");
+    _chown_run_user("$self->{dir}/tmp");
+
+    push @LIVE, $self;
+    weaken($LIVE[-1]);
+    return $self;
+}
+
+sub dir        { $_[0]{dir} }
+sub http_port  { $_[0]{http_port} }
+sub https_port { $_[0]{https_port} }
+sub pg_port    { $_[0]{pg_port} }
+sub redis_port { $_[0]{redis_port} }
+sub ca_dir     { "$_[0]{dir}/ca" }
+sub error_log  { "$_[0]{dir}/error.log" }
+sub nginx_pid  { $_[0]{nginx_pid} }
+sub conninfo {
+    my ($self) = @_;
+    return "hostaddr=127.0.0.1 port=$self->{pg_port} dbname=govsvc"
+        . " user=govsvc";
+}
+
+sub start {
+    my ($self) = @_;
+    croak 'already started' if $self->{started}{nginx};
+    -e $self->{module}
+        or croak "module $self->{module} missing: run `make module`";
+    $self->_init_pg;
+    $self->start_pg;
+    $self->psql_db('postgres', 'CREATE DATABASE govsvc');
+    {
+        local $ENV{PGCLIENTENCODING} = 'UTF8';
+        $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/sql/migrate", $self->conninfo],
+                    log => "$self->{dir}/migrate.log", die => 1);
+    }
+    if ($self->{redis}) {
+        $self->{redis_port} = free_port();
+        $self->start_redis;
+    }
+    $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/dev-ca.sh", $self->ca_dir],
+                log => "$self->{dir}/dev-ca.log", die => 1);
+    $self->start_nginx;
+    return $self;
+}
+
+# ---------------------------------------------------------------- postgres
+
+sub _pg_data { "$_[0]{dir}/pg" }
+
+sub _init_pg {
+    my ($self) = @_;
+    my $data = $self->_pg_data;
+    my $sock = "$self->{dir}/pgsock";
+    make_path($data, $sock);
+    chmod 0700, $data;
+    _spew("$self->{dir}/postgres.log", '');
+    _chown_run_user($data, $sock, "$self->{dir}/postgres.log");
+    my @initdb = ("$PG_BIN/initdb", '-D', $data, '-U', 'govsvc',
+                  '--auth=trust', '-E', 'UTF8', '--no-sync',
+                  '--no-instructions');
+    if ($self->_run(cmd => [@initdb, '--locale=C.UTF-8'], as_pg => 1,
+                    log => "$self->{dir}/initdb.log"))
+    {
+        remove_tree($data, { keep_root => 1 });
+        $self->_run(cmd => [@initdb, '--locale=C'], as_pg => 1,
+                    log => "$self->{dir}/initdb.log", die => 1);
+    }
+    $self->{pg_port} = free_port();
+    $self->_write_pg_conf;
+}
+
+sub _write_pg_conf {
+    my ($self) = @_;
+    my $conf = $self->_pg_data . '/postgresql.auto.conf';
+    # postgresql.auto.conf is read last; ALTER SYSTEM is not used here
+    _spew($conf, <<"EOF" . $self->{pg_conf} . "\n");
+# written by GovSvc::Test
+listen_addresses = '127.0.0.1'
+port = $self->{pg_port}
+unix_socket_directories = '$self->{dir}/pgsock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+shared_buffers = 32MB
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    _chown_run_user($conf);
+}
+
+sub start_pg {
+    my ($self) = @_;
+    for my $try (1, 2) {
+        my $rc = $self->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->_pg_data,
+            '-l', "$self->{dir}/postgres.log", '-w', '-t', '30', 'start'],
+            as_pg => 1, log => "$self->{dir}/pg_ctl.log");
+        if ($rc == 0) {
+            $self->{started}{pg} = 1;
+            return;
+        }
+        my $log = slurp("$self->{dir}/postgres.log");
+        if ($try == 1 && !$self->{started}{nginx}
+            && $log =~ /Address already in use/)
+        {
+            $self->{pg_port} = free_port();
+            $self->_write_pg_conf;
+            next;
+        }
+        croak "PostgreSQL did not start:\n"
+            . slurp("$self->{dir}/pg_ctl.log") . $log;
+    }
+}
+
+sub stop_pg {
+    my ($self) = @_;
+    return unless $self->{started}{pg};
+    $self->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->_pg_data, '-m',
+        'fast', '-w', '-t', '30', 'stop'], as_pg => 1,
+        log => "$self->{dir}/pg_ctl.log");
+    delete $self->{started}{pg};
+}
+
+# psql($sql): runs psql -X -At -q with ON_ERROR_STOP against the test
+# database; returns its output without the final newline; dies on error.
+sub psql {
+    my ($self, $sql) = @_;
+    return $self->psql_db('govsvc', $sql);
+}
+
+sub psql_db {
+    my ($self, $db, $sql) = @_;
+    my $n = ++$self->{psql_n};
+    my $in = "$self->{dir}/psql.$$.$n.sql";
+    my $err = "$self->{dir}/psql.$$.$n.err";
+    _spew($in, $sql);
+    my $conninfo = "hostaddr=127.0.0.1 port=$self->{pg_port} dbname=$db"
+        . " user=govsvc";
+    my $pid = open(my $fh, '-|') // croak "fork: $!";
+    if ($pid == 0) {
+        $ENV{PGCLIENTENCODING} = 'UTF8';
+        open STDIN, '<', $in or POSIX::_exit(126);
+        open STDERR, '>', $err or POSIX::_exit(126);
+        exec 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+            '-d', $conninfo, '-f', '-'
+            or POSIX::_exit(127);
+    }
+    binmode $fh;
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    my $rc = $?;
+    my $errtext = slurp($err);
+    unlink $in, $err;
+    croak "psql failed ($rc): $errtext\nSQL: $sql" if $rc;
+    $out =~ s/\n\z//;
+    return $out;
+}
+
+# ---------------------------------------------------------------- redis
+
+sub start_redis {
+    my ($self) = @_;
+    croak 'redis => 0' unless $self->{redis};
+    for my $try (1, 2) {
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            chdir "$self->{dir}/redis";
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>>', "$self->{dir}/redis.log";
+            open STDERR, '>&', \*STDOUT;
+            exec 'redis-server', '--port', $self->{redis_port},
+                '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+                '--dir', "$self->{dir}/redis", '--daemonize', 'no',
+                '--protected-mode', 'yes', '--loglevel', 'warning'
+                or POSIX::_exit(127);
+        }
+        my $deadline = time + 10;
+        while (time < $deadline) {
+            if (waitpid($pid, WNOHANG) == $pid) {
+                $pid = 0;
+                last;
+            }
+            my $pong = eval { $self->redis_cli('PING') } // '';
+            if ($pong eq 'PONG') {
+                $self->{redis_pid} = $pid;
+                $self->{started}{redis} = 1;
+                return;
+            }
+            sleep 0.02;
+        }
+        kill 'KILL', $pid if $pid;
+        waitpid $pid, 0 if $pid;
+        my $log = slurp("$self->{dir}/redis.log");
+        if ($try == 1 && !$self->{started}{nginx}
+            && $log =~ /Address already in use/)
+        {
+            $self->{redis_port} = free_port();
+            next;
+        }
+        croak "redis-server did not start:\n$log";
+    }
+}
+
+sub stop_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    delete $self->{started}{redis};
+    _stop_pid($pid, [TERM => 5], [KILL => 5]);
+}
+
+# redis_cli(ARGS...): one command over RESP; returns the reply as text
+# (arrays joined with "\n", nil as undef, errors as "ERR ..." text)
+sub redis_cli {
+    my ($self, @args) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $self->{redis_port}, Proto => 'tcp', Timeout => 2)
+        or croak "redis connect: $!";
+    binmode $s;
+    my $cmd = '*' . @args . "\r\n";
+    $cmd .= '$' . length($_) . "\r\n$_\r\n" for @args;
+    print $s $cmd;
+    my $line = sub {
+        my $l = <$s>;
+        croak 'redis: connection closed' unless defined $l;
+        $l =~ s/\r\n\z//;
+        return $l;
+    };
+    my $read;
+    $read = sub {
+        my $l = $line->();
+        my ($t, $v) = (substr($l, 0, 1), substr($l, 1));
+        return $v if $t eq '+' || $t eq ':' || $t eq '-';
+        if ($t eq '$') {
+            return undef if $v < 0;
+            my $buf = '';
+            while (length $buf < $v + 2) {
+                read($s, $buf, $v + 2 - length $buf, length $buf)
+                    or croak 'redis: short read';
+            }
+            return substr($buf, 0, $v);
+        }
+        if ($t eq '*') {
+            return undef if $v < 0;
+            return join "\n", map { $read->() // '' } 1 .. $v;
+        }
+        croak "redis: bad reply $l";
+    };
+    my $r = $read->();
+    close $s;
+    return $r;
+}
+
+# ---------------------------------------------------------------- nginx
+
+sub _render {
+    my ($self) = @_;
+    my $user = $IS_ROOT ? "user $RUN_USER $RUN_USER;" : '';
+    my @kv = (
+        MODULE       => $self->{module},
+        STATE        => $self->{dir},
+        CONF_DIR     => "$ENV{GOVSVC_ROOT}/conf",
+        USER_LINE    => $user,
+        WORKERS      => $self->{workers},
+        HTTPS_PORT   => $self->{https_port},
+        HTTP_PORT    => $self->{http_port},
+        PG_CONNINFO  => $self->conninfo,
+        REDIS_ADDR   => '127.0.0.1:' . ($self->{redis_port} // 6379),
+        REDIS_OFF    => $self->{redis} ? '' : '# (redis => 0) ',
+        NODE         => $self->{node},
+        PUBLIC_WRITE_LIMIT => $self->{public_write_limit},
+        HTTP_EXTRA   => $self->{http_extra},
+        SERVER_EXTRA => $self->{server_extra},
+    );
+    my @args;
+    while (my ($k, $v) = splice @kv, 0, 2) {
+        push @args, "$k=$v";
+    }
+    $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/render-conf.sh",
+        $self->{template}, "$self->{dir}/nginx.conf", @args],
+        log => "$self->{dir}/render.log", die => 1);
+}
+
+sub _nginx_cmd {
+    my ($self, @extra) = @_;
+    return ($NGINX, '-p', "$self->{dir}/", '-c', "$self->{dir}/nginx.conf",
+            '-e', "$self->{dir}/error.log", @extra);
+}
+
+# nginx_t: `nginx -t` on the rendered config; returns (ok, output)
+sub nginx_t {
+    my ($self) = @_;
+    my $log = "$self->{dir}/nginx-t.log";
+    unlink $log;
+    my $rc = $self->_run(cmd => [$self->_nginx_cmd('-t')], log => $log);
+    return ($rc == 0, slurp($log));
+}
+
+sub start_nginx {
+    my ($self) = @_;
+    for my $try (1, 2) {
+        $self->{http_port} = free_port();
+        $self->{https_port} = free_port();
+        $self->{https_port} = free_port()
+            while $self->{https_port} == $self->{http_port};
+        $self->_render;
+        my ($ok, $out) = $self->nginx_t;
+        croak "nginx -t failed:\n$out" unless $ok;
+
+        my $elog_size = -s $self->error_log // 0;
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            chdir $self->{dir};
+            open STDIN, '<', '/dev/null';
+            open STDOUT, '>>', "$self->{dir}/nginx.stderr";
+            open STDERR, '>&', \*STDOUT;
+            exec($self->_nginx_cmd('-g', 'daemon off;'))
+                or POSIX::_exit(127);
+        }
+        $self->{nginx_pid} = $pid;
+        $self->{started}{nginx} = 1;
+
+        my $deadline = time + 15;
+        my $exited;
+        while (time < $deadline) {
+            if (waitpid($pid, WNOHANG) == $pid) {
+                $exited = $?;
+                last;
+            }
+            if (_port_open($self->{http_port})
+                && _port_open($self->{https_port})
+                && $self->worker_pids == $self->{workers})
+            {
+                return;
+            }
+            sleep 0.02;
+        }
+        delete $self->{started}{nginx};
+        delete $self->{nginx_pid};
+        _stop_pid($pid, [TERM => 5], [KILL => 5]) unless defined $exited;
+        my $elog = -e $self->error_log ? slurp($self->error_log) : '';
+        $elog = substr($elog, $elog_size);
+        if ($try == 1 && $elog =~ /Address already in use/) {
+            next;
+        }
+        croak "nginx did not start"
+            . (defined $exited ? " (exit $exited)" : ' (timeout)')
+            . ":\n$elog" . slurp("$self->{dir}/nginx.stderr");
+    }
+}
+
+# the worker pids of the running master (children of it, from /proc)
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{nginx_pid} or return ();
+    my @w;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $l = <$fh> // next;
+        # pid (comm) state ppid ...
+        my ($pid, $state, $ppid) = $l =~ /^(\d+) \(.*\) (\S) (\d+)/ or next;
+        next unless $ppid == $master && $state ne 'Z';
+        open my $cf, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = <$cf> // '';
+        push @w, $pid + 0 if $cmd =~ /worker process/;
+    }
+    @w = sort { $a <=> $b } @w;
+    return wantarray ? @w : scalar @w;
+}
+
+sub _alive {
+    my ($pid) = @_;
+    return 0 unless kill 0, $pid;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $l = <$fh> // return 0;
+    return $l !~ /^\d+ \(.*\) Z /;
+}
+
+# stop a process: [SIGNAL => seconds] steps; reaps it if it is our child
+sub _stop_pid {
+    my ($pid, @steps) = @_;
+    for my $step (@steps) {
+        my ($sig, $secs) = @$step;
+        kill $sig, $pid;
+        my $deadline = time + $secs;
+        while (time < $deadline) {
+            my $w = waitpid($pid, WNOHANG);
+            return 1 if $w == $pid || ($w == -1 && !_alive($pid));
+            sleep 0.02;
+        }
+    }
+    return 0;
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    my $pid = $self->{nginx_pid} or return;
+    my @workers = $self->worker_pids;
+    _stop_pid($pid, [QUIT => 10], [TERM => 5], [KILL => 5])
+        or Test::More::diag("nginx master $pid would not stop");
+    for my $w (@workers) {
+        _stop_pid($w, [KILL => 2]) if _alive($w);
+    }
+    delete $self->{nginx_pid};
+    delete $self->{started}{nginx};
+}
+
+# reload: HUP, then wait until the new generation of workers runs alone
+sub reload {
+    my ($self) = @_;
+    my $pid = $self->{nginx_pid} or croak 'nginx not running';
+    my %old = map { $_ => 1 } $self->worker_pids;
+    my $size = -s $self->error_log // 0;
+    kill 'HUP', $pid;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my @w = $self->worker_pids;
+        my @new = grep { !$old{$_} } @w;
+        return 1 if @new == $self->{workers} && @w == @new;
+        sleep 0.02;
+    }
+    my $elog = substr(slurp($self->error_log), $size);
+    croak "reload did not complete:\n$elog";
+}
+
+# kill_worker: SIGKILL one worker, wait for the master to replace it;
+# returns the killed pid.  Expects the master's [alert] about it.
+sub kill_worker {
+    my ($self) = @_;
+    my @w = $self->worker_pids or croak 'no worker';
+    my $victim = $w[0];
+    $self->expect_log(qr/worker process $victim exited on signal 9/);
+    kill 'KILL', $victim;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my @now = $self->worker_pids;
+        last if @now == $self->{workers} && !grep { $_ == $victim } @now;
+        sleep 0.02;
+    }
+    return $victim;
+}
+
+# revoke(NAME or CERTFILE): revoke with the dev CA, new CRL, reload nginx
+sub revoke {
+    my ($self, $who) = @_;
+    my $crt = $who =~ m{/} ? $who : $self->ca_dir . "/users/$who.crt";
+    $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/dev-ca.sh", $self->ca_dir,
+        'revoke', $crt], log => "$self->{dir}/dev-ca.log", die => 1);
+    $self->reload if $self->{started}{nginx};
+}
+
+# ---------------------------------------------------------------- logs
+
+sub expect_log {
+    my ($self, $re) = @_;
+    push @{ $self->{expect} }, $re;
+}
+
+# check_log: every [alert]/[crit]/[emerg] line or sanitizer report not
+# expected (expect_log) is a failing test; reported once each.  Passes one
+# test when nothing new is found.
+sub check_log {
+    my ($self) = @_;
+    my @bad;
+    for my $f ($self->error_log, "$self->{dir}/nginx.stderr") {
+        next unless -e $f;
+        open my $fh, '<:raw', $f or next;
+        my $n = 0;
+        while (my $l = <$fh>) {
+            $n++;
+            next unless $l =~ /\[(?:alert|emerg|crit)\]/
+                || $l =~ /ERROR: (?:Address|Leak|Memory|Thread)Sanitizer/
+                || $l =~ /runtime error:/;
+            next if $self->{log_seen}{"$f:$n"}++;
+            next if grep { $l =~ $_ } @{ $self->{expect} };
+            chomp $l;
+            push @bad, $l;
+        }
+    }
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    if (@bad) {
+        Test::More::fail("error.log: $_") for @bad;
+    } else {
+        Test::More::pass('no alert, crit, emerg or sanitizer report in'
+                         . ' error.log');
+    }
+    return !@bad;
+}
+
+# ---------------------------------------------------------------- stop
+
+sub stop {
+    my ($self) = @_;
+    return unless $$ == $self->{owner};
+    return if $self->{stopped}++;
+    $self->stop_nginx;
+    $self->check_log if -e $self->error_log;
+    $self->stop_redis;
+    $self->stop_pg;
+    $self->_cleanup_dir;
+}
+
+sub _cleanup_dir {
+    my ($self, $failed) = @_;
+    return if $self->{cleaned}++;
+    my $tb = Test::More->builder;
+    if ($failed || !$tb->is_passing || $ENV{GOVSVC_KEEP}) {
+        Test::More::diag("GovSvc::Test: kept $self->{dir}");
+    } else {
+        remove_tree($self->{dir});
+    }
+}
+
+sub _emergency_stop {
+    my ($self, $failed) = @_;
+    return unless $$ == $self->{owner};
+    return if $self->{stopped}++;
+    local ($?, $@, $!);
+    eval {
+        $self->stop_nginx;
+        $self->check_log if -e $self->error_log;
+        $self->stop_redis;
+        $self->stop_pg;
+        $self->_cleanup_dir($failed);
+        1;
+    } or warn "GovSvc::Test: stopping: $@";
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    $self->_emergency_stop(0) if ${^GLOBAL_PHASE} ne 'DESTRUCT';
+}
+
+END {
+    my $failed = $? != 0;
+    for my $t (grep { defined } @LIVE) {
+        $t->_emergency_stop($failed);
+    }
+}
+
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { die "GovSvc::Test: caught SIG$sig\n" }
+        unless defined $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
+}
+
+# ---------------------------------------------------------------- HTTP
+
+my $JSON = JSON::PP->new->canonical->allow_nonref;
+
+sub _bytes_deep {
+    my ($d) = @_;
+    if (ref $d eq 'HASH') {
+        return { map { my $k = $_; utf8::encode($k); $k => _bytes_deep($d->{$_}) } keys %$d };
+    }
+    return [ map { _bytes_deep($_) } @$d ] if ref $d eq 'ARRAY';
+    if (defined $d && !ref $d && utf8::is_utf8($d)) {
+        utf8::encode($d);
+    }
+    return $d;
+}
+
+sub _connect {
+    my ($self, %o) = @_;
+    my $timeout = $o{timeout} // 10;
+    if ($o{tls}) {
+        require IO::Socket::SSL;
+        my %ssl = (
+            PeerAddr            => '127.0.0.1',
+            PeerPort            => $o{port} // $self->{https_port},
+            Timeout             => $timeout,
+            SSL_verify_mode     => IO::Socket::SSL::SSL_VERIFY_PEER(),
+            SSL_ca_file         => $self->ca_dir . '/ca.crt',
+            SSL_hostname        => 'localhost',
+            SSL_verifycn_name   => 'localhost',
+            SSL_verifycn_scheme => 'http',
+            %{ $o{ssl} // {} },
+        );
+        if (my $c = $o{cert}) {
+            my $base = $c =~ m{^/} ? $c
+                     : $c =~ m{/}  ? $self->ca_dir . "/$c"
+                     :               $self->ca_dir . "/users/$c";
+            $base =~ s/\.(?:crt|key)\z//;
+            $ssl{SSL_cert_file} = "$base.crt";
+            $ssl{SSL_key_file} = "$base.key";
+        }
+        my $s = IO::Socket::SSL->new(%ssl)
+            or return (undef, "TLS connect: $! "
+                       . (IO::Socket::SSL::errstr() // ''));
+        return ($s);
+    }
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $o{port} // $self->{http_port}, Proto => 'tcp',
+        Timeout => $timeout) or return (undef, "connect: $!");
+    return ($s);
+}
+
+sub _write_all {
+    my ($s, $data, $deadline) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($s, $data, 65536, $off);
+        if (!defined $n) {
+            next if $!{EINTR};
+            if ($!{EAGAIN} || $!{EWOULDBLOCK}) {
+                return 0 if time > $deadline;
+                IO::Select->new($s)->can_write(0.1);
+                next;
+            }
+            return 0;    # EPIPE / reset: the server answered early
+        }
+        $off += $n;
+    }
+    return 1;
+}
+
+# is $buf a complete HTTP response? (for a request with method $method)
+sub _complete {
+    my ($buf, $method) = @_;
+    my $he = index($buf, "\r\n\r\n");
+    return 0 if $he < 0;
+    my $head = substr($buf, 0, $he);
+    my $body_len = length($buf) - $he - 4;
+    my ($status) = $head =~ m{^HTTP/\d\.\d (\d{3})};
+    return 1 unless defined $status;
+    return 1 if ($method // '') eq 'HEAD' || $status =~ /^(?:1|204|304)/;
+    if ($head =~ /^transfer-encoding:[ \t]*chunked/mi) {
+        return substr($buf, $he + 4) =~ /(?:^|\r\n)0\r\n(?:.*\r\n)?\r\n\z/s;
+    }
+    if ($head =~ /^content-length:[ \t]*(\d+)/mi) {
+        return $body_len >= $1;
+    }
+    return 0;    # until EOF
+}
+
+sub _read_response {
+    my ($s, $deadline, $method) = @_;
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while (1) {
+        last if _complete($buf, $method);
+        my $left = $deadline - time;
+        last if $left <= 0;
+        # TLS may hold decrypted bytes that select does not see
+        my $pending = $s->can('pending') && $s->pending;
+        next unless $pending || $sel->can_read($left > 0.5 ? 0.5 : $left);
+        my $n = sysread($s, $buf, 65536, length $buf);
+        if (!defined $n) {
+            next if $!{EINTR} || $!{EAGAIN} || $!{EWOULDBLOCK};
+            last;
+        }
+        last if $n == 0;
+    }
+    return $buf;
+}
+
+sub _parse_response {
+    my ($raw) = @_;
+    my $he = index($raw, "\r\n\r\n");
+    return { status => 599, headers => {}, body => '', json => undef,
+             error => 'no complete response head', raw => $raw }
+        if $he < 0;
+    my ($head, $body) = (substr($raw, 0, $he), substr($raw, $he + 4));
+    my @lines = split /\r\n/, $head;
+    my ($status) = (shift @lines) =~ m{^HTTP/\d\.\d (\d{3})}
+        or return { status => 599, headers => {}, body => $body,
+                    json => undef, error => 'bad status line', raw => $raw };
+    my %h;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):[ \t]*(.*?)[ \t]*\z/ or next;
+        $k = lc $k;
+        $h{$k} = exists $h{$k} ? ($k eq 'set-cookie' || ref $h{$k}
+                                  ? [ (ref $h{$k} ? @{ $h{$k} } : $h{$k}), $v ]
+                                  : "$h{$k}, $v")
+                               : $v;
+    }
+    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+        my $out = '';
+        while ($body =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $out .= substr($body, 0, $n);
+            substr($body, 0, $n + 2) = '';
+        }
+        $body = $out;
+    } elsif (defined $h{'content-length'} && $h{'content-length'} =~ /^\d+$/) {
+        $body = substr($body, 0, $h{'content-length'});
+    }
+    my $json;
+    if (($h{'content-type'} // '') =~ m{^application/(?:[\w.+-]+\+)?json}i) {
+        $json = eval { _bytes_deep(JSON::PP->new->utf8->allow_nonref
+                                   ->decode($body)) };
+    }
+    return { status => $status + 0, headers => \%h, body => $body,
+             json => $json };
+}
+
+# req(METHOD, PATH, body => .., json => .., headers => {..}, tls => 1,
+#     cert => 'admin', timeout => 10)
+sub req {
+    my ($self, $method, $path, %o) = @_;
+    my %h = (Host => $o{tls} ? "localhost:$self->{https_port}"
+                             : "127.0.0.1:$self->{http_port}",
+             Connection => 'close');
+    my $body = $o{body};
+    if (exists $o{json}) {
+        $body = $JSON->encode($o{json});
+        $h{'Content-Type'} = 'application/json';
+    }
+    my $given = $o{headers} // {};
+    for my $k (keys %$given) {
+        delete $h{$_} for grep { lc $_ eq lc $k } keys %h;
+        $h{$k} = $given->{$k};
+    }
+    if (defined $body) {
+        # wide characters are UTF-8 encoded; otherwise the string is bytes
+        if (utf8::is_utf8($body)) {
+            $body =~ /[^\x00-\xff]/ ? utf8::encode($body)
+                                     : utf8::downgrade($body);
+        }
+        $h{'Content-Length'} = length $body
+            unless grep { /^(?:content-length|transfer-encoding)$/i } keys %h;
+    }
+    my $req = "$method $path HTTP/1.1\r\n";
+    for my $k (sort keys %h) {
+        next unless defined $h{$k};
+        $req .= "$k: $_\r\n" for ref $h{$k} ? @{ $h{$k} } : $h{$k};
+    }
+    $req .= "\r\n";
+    $req .= $body if defined $body;
+
+    my $deadline = time + ($o{timeout} // 10);
+    my ($s, $err) = $self->_connect(%o);
+    return { status => 599, headers => {}, body => '', json => undef,
+             error => $err } unless $s;
+    _write_all($s, $req, $deadline);
+    my $raw = _read_response($s, $deadline, $method);
+    close $s;
+    my $r = _parse_response($raw);
+    $r->{raw} //= $raw if $o{keep_raw};
+    return $r;
+}
+
+# raw(BYTES, tls => 0, timeout => 5, cert => ..): sends the bytes on a new
+# connection and returns the raw response text (until the response is
+# complete, EOF or the timeout)
+sub raw {
+    my ($self, $bytes, %o) = @_;
+    my $deadline = time + ($o{timeout} // 5);
+    my ($s, $err) = $self->_connect(%o);
+    croak $err unless $s;
+    _write_all($s, $bytes, $deadline);
+    my $raw = _read_response($s, $deadline, $o{method});
+    close $s;
+    return $raw;
+}
+
+# async_req(same as req): runs it in a forked child; ->wait returns
+# ($response, $elapsed_seconds)
+sub async_req {
+    my ($self, @args) = @_;
+    my $n = ++$self->{async_n};
+    my $file = "$self->{dir}/async.$$.$n";
+    my $t0 = time;
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        my $r = eval { $self->req(@args) }
+            // { status => 599, error => "$@", headers => {}, body => '' };
+        Storable::nstore([ $r, time - $t0 ], $file);
+        POSIX::_exit(0);    # no END blocks: the stack belongs to the parent
+    }
+    return bless { pid => $pid, file => $file, t0 => $t0 },
+                 'GovSvc::Test::Async';
+}
+
+package GovSvc::Test::Async;
+
+sub pid { $_[0]{pid} }
+
+sub wait {
+    my ($self) = @_;
+    unless ($self->{result}) {
+        waitpid $self->{pid}, 0;
+        my $d = eval { Storable::retrieve($self->{file}) };
+        unlink $self->{file};
+        $self->{result} = $d // [ { status => 599, headers => {}, body => '',
+                                    error => 'child died' },
+                                  Time::HiRes::time() - $self->{t0} ];
+    }
+    return wantarray ? @{ $self->{result} } : $self->{result}[0];
+}
+
+1;
