@@ -18,6 +18,10 @@ static ngx_int_t ngx_govsvc_init_process(ngx_cycle_t *cycle);
 static void ngx_govsvc_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_govsvc_log_handler(ngx_http_request_t *r);
 
+static ngx_int_t ngx_govsvc_conf_uint(ngx_str_t *param, const char *name,
+    ngx_uint_t *out);
+static ngx_int_t ngx_govsvc_conf_msec(ngx_str_t *param, const char *name,
+    ngx_msec_t *out);
 static char *ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -424,6 +428,61 @@ ngx_govsvc_log_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * "name=VALUE" parameters: NGX_DECLINED when the name is not this one,
+ * NGX_ERROR when the value is not a positive number or time.
+ */
+
+static ngx_int_t
+ngx_govsvc_conf_uint(ngx_str_t *param, const char *name, ngx_uint_t *out)
+{
+    size_t     len;
+    ngx_int_t  n;
+
+    len = ngx_strlen(name);
+
+    if (param->len < len || ngx_strncmp(param->data, name, len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoi(param->data + len, param->len - len);
+    if (n <= 0) {
+        return NGX_ERROR;
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_govsvc_conf_msec(ngx_str_t *param, const char *name, ngx_msec_t *out)
+{
+    size_t      len;
+    ngx_str_t   s;
+    ngx_msec_t  ms;
+
+    len = ngx_strlen(name);
+
+    if (param->len < len || ngx_strncmp(param->data, name, len) != 0) {
+        return NGX_DECLINED;
+    }
+
+    s.data = param->data + len;
+    s.len = param->len - len;
+
+    ms = ngx_parse_time(&s, 0);
+    if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+        return NGX_ERROR;
+    }
+
+    *out = ms;
+
+    return NGX_OK;
+}
+
+
 /* govsvc_postgres "conninfo" [max=N] [queue=N] [timeout=T] */
 
 static char *
@@ -431,8 +490,8 @@ ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_govsvc_main_conf_t *gmcf = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value, s;
+    ngx_int_t   rc;
+    ngx_str_t  *value;
     ngx_uint_t  i;
 
     if (gmcf->pg_conninfo.data) {
@@ -455,42 +514,20 @@ ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
+        rc = ngx_govsvc_conf_uint(&value[i], "max=", &gmcf->pg_max);
 
-        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
-            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
-            if (n <= 0) {
-                goto invalid;
-            }
-
-            gmcf->pg_max = n;
-            continue;
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_uint(&value[i], "queue=", &gmcf->pg_queue);
         }
 
-        if (ngx_strncmp(value[i].data, "queue=", 6) == 0) {
-            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
-            if (n <= 0) {
-                goto invalid;
-            }
-
-            gmcf->pg_queue = n;
-            continue;
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_msec(&value[i], "timeout=",
+                                      &gmcf->pg_timeout);
         }
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            gmcf->pg_timeout = ngx_parse_time(&s, 0);
-            if (gmcf->pg_timeout == (ngx_msec_t) NGX_ERROR
-                || gmcf->pg_timeout == 0)
-            {
-                goto invalid;
-            }
-
-            continue;
+        if (rc != NGX_OK) {
+            goto invalid;
         }
-
-        goto invalid;
     }
 
     return NGX_CONF_OK;
@@ -511,8 +548,8 @@ ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_govsvc_main_conf_t *gmcf = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value, s;
+    ngx_int_t   rc;
+    ngx_str_t  *value;
     ngx_uint_t  i;
 
     if (gmcf->redis_host.data) {
@@ -526,32 +563,16 @@ ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
+        rc = ngx_govsvc_conf_uint(&value[i], "conns=", &gmcf->redis_conns);
 
-        if (ngx_strncmp(value[i].data, "conns=", 6) == 0) {
-            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
-            if (n <= 0) {
-                goto invalid;
-            }
-
-            gmcf->redis_conns = n;
-            continue;
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_msec(&value[i], "timeout=",
+                                      &gmcf->redis_timeout);
         }
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.data = value[i].data + 8;
-            s.len = value[i].len - 8;
-
-            gmcf->redis_timeout = ngx_parse_time(&s, 0);
-            if (gmcf->redis_timeout == (ngx_msec_t) NGX_ERROR
-                || gmcf->redis_timeout == 0)
-            {
-                goto invalid;
-            }
-
-            continue;
+        if (rc != NGX_OK) {
+            goto invalid;
         }
-
-        goto invalid;
     }
 
     return NGX_CONF_OK;

@@ -96,6 +96,7 @@ static void ngx_govsvc_pg_fail(ngx_govsvc_pg_conn_t *pc, const char *why);
 static void ngx_govsvc_pg_release(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_free(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_dispatch(ngx_event_t *ev);
+static void ngx_govsvc_pg_unwait(ngx_govsvc_pg_t *pg);
 static void ngx_govsvc_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_govsvc_pg_cleanup(void *data);
 static void ngx_govsvc_pg_gauges(ngx_govsvc_pg_pool_t *pool);
@@ -297,14 +298,8 @@ ngx_govsvc_pg_close(ngx_govsvc_pg_t *pg)
     pg->handler = NULL;
 
     if (pg->waiting) {
-        ngx_queue_remove(&pg->queue);
-        pg->pool->nwaiting--;
-        pg->waiting = 0;
+        ngx_govsvc_pg_unwait(pg);
         ngx_govsvc_pg_gauges(pg->pool);
-    }
-
-    if (pg->wait.timer_set) {
-        ngx_del_timer(&pg->wait);
     }
 
     pc = pg->pc;
@@ -581,13 +576,7 @@ ngx_govsvc_pg_connect_failed(ngx_govsvc_pg_conn_t *pc)
         q = ngx_queue_head(&pool->waiting);
         pg = ngx_queue_data(q, ngx_govsvc_pg_t, queue);
 
-        ngx_queue_remove(q);
-        pool->nwaiting--;
-        pg->waiting = 0;
-
-        if (pg->wait.timer_set) {
-            ngx_del_timer(&pg->wait);
-        }
+        ngx_govsvc_pg_unwait(pg);
 
         pg->handler(pg, NULL, pg->data);
     }
@@ -910,13 +899,7 @@ ngx_govsvc_pg_dispatch(ngx_event_t *ev)
         q = ngx_queue_head(&pool->waiting);
         pg = ngx_queue_data(q, ngx_govsvc_pg_t, queue);
 
-        ngx_queue_remove(q);
-        pool->nwaiting--;
-        pg->waiting = 0;
-
-        if (pg->wait.timer_set) {
-            ngx_del_timer(&pg->wait);
-        }
+        ngx_govsvc_pg_unwait(pg);
 
         q = ngx_queue_head(&pool->idle);
         pc = ngx_queue_data(q, ngx_govsvc_pg_conn_t, queue);
@@ -950,15 +933,26 @@ ngx_govsvc_pg_dispatch(ngx_event_t *ev)
 
 
 static void
+ngx_govsvc_pg_unwait(ngx_govsvc_pg_t *pg)
+{
+    ngx_queue_remove(&pg->queue);
+    pg->pool->nwaiting--;
+    pg->waiting = 0;
+
+    if (pg->wait.timer_set) {
+        ngx_del_timer(&pg->wait);
+    }
+}
+
+
+static void
 ngx_govsvc_pg_wait_timeout(ngx_event_t *ev)
 {
     ngx_govsvc_pg_t  *pg;
 
     pg = ev->data;
 
-    ngx_queue_remove(&pg->queue);
-    pg->pool->nwaiting--;
-    pg->waiting = 0;
+    ngx_govsvc_pg_unwait(pg);
 
     ngx_govsvc_count(pg_timeouts);
     ngx_govsvc_pg_gauges(pg->pool);
