@@ -34,6 +34,7 @@ typedef struct ngx_govsvc_redis_s     ngx_govsvc_redis_t;
 typedef struct ngx_govsvc_redis_cmd_s ngx_govsvc_redis_cmd_t;
 typedef struct ngx_govsvc_ctx_s       ngx_govsvc_ctx_t;
 typedef struct ngx_govsvc_route_s     ngx_govsvc_route_t;
+typedef struct ngx_govsvc_user_s      ngx_govsvc_user_t;
 
 
 #ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
@@ -168,8 +169,11 @@ struct ngx_govsvc_ctx_s {
     ngx_str_t                 params[NGX_GOVSVC_MAX_PARAMS];
     ngx_uint_t                nparams;
     cJSON                    *body;            /* freed by a pool cleanup */
+    ngx_str_t                 raw;             /* a BODY_PEM body */
+    ngx_govsvc_user_t        *user;            /* NULL: not signed in */
     ngx_govsvc_pg_t          *pg;
     ngx_uint_t                step;            /* handler's own progress */
+    ngx_uint_t                status;          /* of ngx_govsvc_json_query */
     void                     *data;            /* handler's own state */
 };
 
@@ -178,14 +182,46 @@ typedef ngx_int_t (*ngx_govsvc_handler_pt)(ngx_govsvc_ctx_t *ctx);
 
 #define NGX_GOVSVC_BODY_JSON      0x01      /* needs a JSON object body */
 #define NGX_GOVSVC_PUBLIC_WRITE   0x02      /* counts against public limit */
+#define NGX_GOVSVC_BODY_PEM       0x04      /* application/x-pem-file body,
+                                               in ctx->raw */
+
+/* roles; a route with roles 0 is public, any other needs a session of a
+ * user holding one of them (deny by default) */
+#define NGX_GOVSVC_ROLE_CLERK       0x01
+#define NGX_GOVSVC_ROLE_HANDLER     0x02
+#define NGX_GOVSVC_ROLE_REVIEWER    0x04
+#define NGX_GOVSVC_ROLE_APPROVER    0x08
+#define NGX_GOVSVC_ROLE_SUPERVISOR  0x10
+#define NGX_GOVSVC_ROLE_ADMIN       0x20
+#define NGX_GOVSVC_ROLE_ANY         0x3f    /* any signed-in user */
+#define NGX_GOVSVC_NROLES           6
 
 struct ngx_govsvc_route_s {
     ngx_uint_t                method;          /* NGX_HTTP_GET, ... */
     const char               *pattern;         /* "/api/v1/regions/{}" */
     ngx_govsvc_handler_pt     handler;
     ngx_uint_t                flags;
+    ngx_uint_t                roles;           /* 0: public */
     const char               *name;            /* metrics label */
 };
+
+
+/* the signed-in user of a request, filled by ngx_govsvc_authenticate */
+struct ngx_govsvc_user_s {
+    int64_t                   id;
+    ngx_uint_t                roles;
+    int64_t                   department;
+    u_char                    id_text[NGX_INT64_LEN + 1];
+    u_char                    region[7];
+    u_char                    token_hash[65];  /* of the session */
+    ngx_str_t                 username;
+    ngx_str_t                 name;
+    ngx_str_t                 department_name;
+    unsigned                  cookie:1;        /* came with the cookie */
+};
+
+
+extern const char  *ngx_govsvc_role_names[NGX_GOVSVC_NROLES];
 
 
 ngx_int_t ngx_govsvc_dispatch(ngx_http_request_t *r,
@@ -202,6 +238,19 @@ ngx_int_t ngx_govsvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const char *field);
 ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
     const char *what);
+
+/* runs a statement that returns one JSON value and answers it with
+ * status (404 when no row); NGX_DONE or an answer already given */
+ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
+    const char *sql, int nparams, const char **values);
+
+/* answers a failed statement: constraint violations are the client's
+ * (409 duplicate, 422 validation_failed), the rest 500 internal */
+ngx_int_t ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res);
+
+/* values[0..2] = actor id (NULL when anonymous), actor name, client
+ * address: the first three parameters of govsvc_audit_append() */
+void ngx_govsvc_actor(ngx_govsvc_ctx_t *ctx, const char **values);
 
 /* ends a request that was kept alive with r->main->count++ */
 void ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
@@ -290,6 +339,34 @@ ngx_int_t ngx_govsvc_shm_incr(ngx_shm_zone_t *zone, ngx_str_t *key,
 ngx_govsvc_metrics_t *ngx_govsvc_shm_metrics(ngx_shm_zone_t *zone);
 
 
+/* ---- ngx_govsvc_auth.c: sessions, passwords, certificates ---- */
+
+/*
+ * Authenticates ctx's request (bearer token or cookie) and checks the
+ * route's roles and, for a cookie on an unsafe method, X-CSRF-Token; then
+ * runs the route's handler.  Returns like a handler.
+ */
+ngx_int_t ngx_govsvc_authenticate(ngx_govsvc_ctx_t *ctx);
+
+/*
+ * Password hashing off the event loop, in the thread pool of
+ * govsvc_password_threads.  The caller is already asynchronous (it did
+ * r->main->count++); done runs on the event loop with NGX_OK (hashed, or
+ * the password matches), NGX_DECLINED (does not match) or NGX_ERROR.
+ * out must hold NGX_GOVSVC_PASSWORD_HASH_LEN bytes and stay valid.
+ */
+#define NGX_GOVSVC_PASSWORD_HASH_LEN  128
+
+typedef void (*ngx_govsvc_password_done_pt)(ngx_govsvc_ctx_t *ctx,
+    ngx_int_t rc);
+
+ngx_int_t ngx_govsvc_password_hash(ngx_govsvc_ctx_t *ctx,
+    const char *password, char *out, ngx_govsvc_password_done_pt done);
+ngx_int_t ngx_govsvc_password_verify(ngx_govsvc_ctx_t *ctx,
+    const char *password, const char *stored,
+    ngx_govsvc_password_done_pt done);
+
+
 /* ---- ngx_govsvc_api.c and ngx_govsvc_ops.c: handlers ---- */
 
 ngx_int_t ngx_govsvc_api_handler(ngx_http_request_t *r);
@@ -300,9 +377,31 @@ ngx_int_t ngx_govsvc_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_govsvc_bench_json_handler(ngx_http_request_t *r);
 ngx_int_t ngx_govsvc_bench_sleep_handler(ngx_http_request_t *r);
 
-/* route names for metrics labels, in route id order */
-extern const char  *ngx_govsvc_route_names[NGX_GOVSVC_ROUTES_MAX];
-extern ngx_uint_t   ngx_govsvc_nroute_names;
+/* route names for metrics labels, by route id */
+const char *ngx_govsvc_route_name(ngx_uint_t id);
+extern ngx_uint_t  ngx_govsvc_nroute_names;
+
+ngx_int_t ngx_govsvc_sessions_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_sessions_cert(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_sessions_delete(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_me(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_admin.c: administration (role admin) ---- */
+
+ngx_int_t ngx_govsvc_departments_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_departments_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_departments_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_departments_update(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_update(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_password(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_cert_bind(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_users_cert_unbind(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_calendar_put(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_calendar_delete(ngx_govsvc_ctx_t *ctx);
 
 
 #endif /* _NGX_GOVSVC_H_INCLUDED_ */

@@ -51,8 +51,6 @@ static ngx_int_t ngx_govsvc_regions_get(ngx_govsvc_ctx_t *ctx);
 static ngx_int_t ngx_govsvc_calendar_get(ngx_govsvc_ctx_t *ctx);
 static ngx_int_t ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx);
 
-static ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx,
-    const char *sql, int nparams, const char **values);
 static void ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx,
@@ -66,40 +64,94 @@ static void ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static const char *ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_consult_t *cs);
-static ngx_int_t ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res);
 static ngx_int_t ngx_govsvc_limit(ngx_http_request_t *r, const char **limit);
 static const char *ngx_govsvc_text(cJSON *obj, const char *name,
     size_t max, ngx_uint_t required, const char **field);
 static void ngx_govsvc_today(char out[11]);
 
 
+#define ADMIN  NGX_GOVSVC_ROLE_ADMIN
+#define ANY    NGX_GOVSVC_ROLE_ANY
+#define GET    (NGX_HTTP_GET|NGX_HTTP_HEAD)
+#define JSON   NGX_GOVSVC_BODY_JSON
+
 static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/regions",
-      ngx_govsvc_regions_list, 0, "regions_list" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/regions/{}",
-      ngx_govsvc_regions_get, 0, "regions_get" },
-    { NGX_HTTP_GET|NGX_HTTP_HEAD, "/api/v1/calendar",
-      ngx_govsvc_calendar_get, 0, "calendar_get" },
+    { GET, "/api/v1/regions", ngx_govsvc_regions_list, 0, 0,
+      "regions_list" },
+    { GET, "/api/v1/regions/{}", ngx_govsvc_regions_get, 0, 0,
+      "regions_get" },
+    { GET, "/api/v1/calendar", ngx_govsvc_calendar_get, 0, 0,
+      "calendar_get" },
+    { NGX_HTTP_PUT, "/api/v1/calendar/{}", ngx_govsvc_calendar_put, JSON,
+      ADMIN, "calendar_put" },
+    { NGX_HTTP_DELETE, "/api/v1/calendar/{}", ngx_govsvc_calendar_delete,
+      0, ADMIN, "calendar_delete" },
     { NGX_HTTP_POST, "/api/v1/public/consultations",
-      ngx_govsvc_consult_create,
-      NGX_GOVSVC_BODY_JSON|NGX_GOVSVC_PUBLIC_WRITE,
+      ngx_govsvc_consult_create, JSON|NGX_GOVSVC_PUBLIC_WRITE, 0,
       "public_consultations_create" },
+
+    { NGX_HTTP_POST, "/api/v1/sessions", ngx_govsvc_sessions_create, JSON,
+      0, "sessions_create" },
+    { NGX_HTTP_POST, "/api/v1/sessions/cert", ngx_govsvc_sessions_cert, 0,
+      0, "sessions_cert" },
+    { NGX_HTTP_DELETE, "/api/v1/sessions/current",
+      ngx_govsvc_sessions_delete, 0, ANY, "sessions_delete" },
+    { GET, "/api/v1/me", ngx_govsvc_me, 0, ANY, "me" },
+
+    { GET, "/api/v1/departments", ngx_govsvc_departments_list, 0, ADMIN,
+      "departments_list" },
+    { NGX_HTTP_POST, "/api/v1/departments", ngx_govsvc_departments_create,
+      JSON, ADMIN, "departments_create" },
+    { GET, "/api/v1/departments/{}", ngx_govsvc_departments_get, 0, ADMIN,
+      "departments_get" },
+    { NGX_HTTP_PUT, "/api/v1/departments/{}",
+      ngx_govsvc_departments_update, JSON, ADMIN, "departments_update" },
+    { GET, "/api/v1/users", ngx_govsvc_users_list, 0, ADMIN, "users_list" },
+    { NGX_HTTP_POST, "/api/v1/users", ngx_govsvc_users_create, JSON, ADMIN,
+      "users_create" },
+    { GET, "/api/v1/users/{}", ngx_govsvc_users_get, 0, ADMIN, "users_get" },
+    { NGX_HTTP_PUT, "/api/v1/users/{}", ngx_govsvc_users_update, JSON,
+      ADMIN, "users_update" },
+    /* the user itself too: the handler checks */
+    { NGX_HTTP_POST, "/api/v1/users/{}/password", ngx_govsvc_users_password,
+      JSON, ANY, "users_password" },
+    { NGX_HTTP_POST, "/api/v1/users/{}/certificates",
+      ngx_govsvc_users_cert_bind, NGX_GOVSVC_BODY_PEM, ADMIN,
+      "users_cert_bind" },
+    { NGX_HTTP_DELETE, "/api/v1/users/{}/certificates/{}",
+      ngx_govsvc_users_cert_unbind, 0, ADMIN, "users_cert_unbind" },
 };
+
+#undef ADMIN
+#undef ANY
+#undef GET
+#undef JSON
 
 
 #define NGX_GOVSVC_API_NROUTES                                               \
     (sizeof(ngx_govsvc_api_routes) / sizeof(ngx_govsvc_route_t))
 
 
-const char  *ngx_govsvc_route_names[NGX_GOVSVC_ROUTES_MAX] = {
+/* ids below NGX_GOVSVC_ROUTE_BASE name the location kinds */
+static const char  *ngx_govsvc_kind_names[NGX_GOVSVC_ROUTE_BASE] = {
     "none", "api", "sync", "healthz", "metrics", "error", "bench_json",
-    "bench_sleep",
-    "regions_list", "regions_get", "calendar_get",
-    "public_consultations_create"
+    "bench_sleep"
 };
+
 
 ngx_uint_t  ngx_govsvc_nroute_names = NGX_GOVSVC_ROUTE_BASE
                                       + NGX_GOVSVC_API_NROUTES;
+
+
+const char *
+ngx_govsvc_route_name(ngx_uint_t id)
+{
+    if (id < NGX_GOVSVC_ROUTE_BASE) {
+        return ngx_govsvc_kind_names[id];
+    }
+
+    return ngx_govsvc_api_routes[id - NGX_GOVSVC_ROUTE_BASE].name;
+}
 
 
 ngx_int_t
@@ -142,7 +194,7 @@ ngx_govsvc_regions_list(ngx_govsvc_ctx_t *ctx)
                                      "limit must be 1 to 500", "limit");
     }
 
-    return ngx_govsvc_json_query(ctx,
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
         "WITH page AS ("
         "  SELECT code, name, parent, level FROM regions"
         "  WHERE code > $1 ORDER BY code LIMIT $2::int + 1),"
@@ -174,7 +226,7 @@ ngx_govsvc_regions_get(ngx_govsvc_ctx_t *ctx)
     (void) ngx_cpystrn(code, ctx->params[0].data, ctx->params[0].len + 1);
     values[0] = (const char *) code;
 
-    return ngx_govsvc_json_query(ctx,
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
         "SELECT json_build_object('code', code, 'name', name,"
         " 'parent', parent, 'level', level)"
         " FROM regions WHERE code = $1",
@@ -229,9 +281,9 @@ ngx_govsvc_calendar_get(ngx_govsvc_ctx_t *ctx)
  * when there is no row.
  */
 
-static ngx_int_t
-ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
-    const char **values)
+ngx_int_t
+ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
+    const char *sql, int nparams, const char **values)
 {
     ngx_http_request_t  *r;
 
@@ -241,6 +293,8 @@ ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
     if (ctx->pg == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ctx->status = status;
 
     if (ngx_govsvc_pg_query(ctx->pg, sql, nparams, values,
                             ngx_govsvc_json_result, ctx)
@@ -278,7 +332,7 @@ ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
                                    "no such resource", NULL);
 
     } else {
-        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
+        rc = ngx_govsvc_send_json(r, ctx->status ? ctx->status : NGX_HTTP_OK,
                                   (u_char *) PQgetvalue(res, 0, 0),
                                   PQgetlength(res, 0, 0));
     }
@@ -304,7 +358,8 @@ ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx, ngx_str_t *key,
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     if (gmcf->redis == NULL) {
-        return ngx_govsvc_json_query(ctx, sql, nparams, values);
+        return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, sql, nparams,
+                                     values);
     }
 
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_govsvc_cached_t));
@@ -332,7 +387,8 @@ ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx, ngx_str_t *key,
 
     if (cq->cmd == NULL) {
         ngx_govsvc_count(cache_misses);
-        return ngx_govsvc_json_query(ctx, sql, nparams, values);
+        return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, sql, nparams,
+                                     values);
     }
 
     r->main->count++;
@@ -737,7 +793,7 @@ done:
 /* a statement failed: constraint violations are the client's, the rest
  * ours */
 
-static ngx_int_t
+ngx_int_t
 ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res)
 {
     const char  *state, *constraint;
@@ -751,6 +807,18 @@ ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res)
         return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
                                      "validation_failed",
                                      "no such department", "department");
+    }
+
+    if (state && ngx_strcmp(state, "23505") == 0) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "duplicate",
+                                     "it exists already", NULL);
+    }
+
+    if (state && ngx_strcmp(state, "23503") == 0) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "it refers to something that does not "
+                                     "exist", NULL);
     }
 
     if (state && state[0] == '2' && state[1] == '2') {

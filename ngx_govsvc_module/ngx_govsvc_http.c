@@ -13,6 +13,8 @@
 #include "gs_json.h"
 
 
+static ngx_uint_t ngx_govsvc_media_type(ngx_http_request_t *r,
+    const char *type);
 static ngx_int_t ngx_govsvc_match(const char *pattern, ngx_str_t *uri,
     ngx_govsvc_ctx_t *ctx);
 static void ngx_govsvc_body_handler(ngx_http_request_t *r);
@@ -30,7 +32,6 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
     ngx_uint_t nroutes, ngx_uint_t route_base)
 {
     ngx_int_t                  rc;
-    ngx_str_t                 *ct;
     ngx_uint_t                 i, allowed;
     ngx_table_elt_t           *h;
     ngx_govsvc_ctx_t          *ctx;
@@ -97,7 +98,7 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
                                      "method not allowed here", NULL);
     }
 
-    if (!(ctx->route->flags & NGX_GOVSVC_BODY_JSON)) {
+    if (!(ctx->route->flags & (NGX_GOVSVC_BODY_JSON|NGX_GOVSVC_BODY_PEM))) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_BAD_REQUEST;
         }
@@ -105,16 +106,9 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
         return ngx_govsvc_run(r, ctx);
     }
 
-    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                    : NULL;
-
-    if (ct == NULL
-        || ct->len < sizeof("application/json") - 1
-        || ngx_strncasecmp(ct->data, (u_char *) "application/json",
-                           sizeof("application/json") - 1) != 0
-        || (ct->len > sizeof("application/json") - 1
-            && ct->data[sizeof("application/json") - 1] != ';'
-            && ct->data[sizeof("application/json") - 1] != ' '))
+    if (!ngx_govsvc_media_type(r, (ctx->route->flags & NGX_GOVSVC_BODY_PEM)
+                                  ? "application/x-pem-file"
+                                  : "application/json"))
     {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_BAD_REQUEST;
@@ -122,11 +116,14 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
 
         return ngx_govsvc_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                      "unsupported_media_type",
-                                     "the body must be application/json",
+                                     (ctx->route->flags & NGX_GOVSVC_BODY_PEM)
+                                     ? "the body must be "
+                                       "application/x-pem-file"
+                                     : "the body must be application/json",
                                      NULL);
     }
 
-    /* a JSON body is parsed whole: keep it in one memory buffer */
+    /* a body is parsed whole: keep it in one memory buffer */
     r->request_body_in_single_buf = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_govsvc_body_handler);
@@ -136,6 +133,27 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
     }
 
     return NGX_DONE;
+}
+
+
+/* whether Content-Type is type, parameters (charset=...) aside */
+
+static ngx_uint_t
+ngx_govsvc_media_type(ngx_http_request_t *r, const char *type)
+{
+    size_t      len;
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    ct = &r->headers_in.content_type->value;
+    len = ngx_strlen(type);
+
+    return ct->len >= len
+           && ngx_strncasecmp(ct->data, (u_char *) type, len) == 0
+           && (ct->len == len || ct->data[len] == ';' || ct->data[len] == ' ');
 }
 
 
@@ -264,6 +282,12 @@ ngx_govsvc_parse_body(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx,
 
     *p = '\0';
 
+    if (ctx->route->flags & NGX_GOVSVC_BODY_PEM) {
+        ctx->raw.data = data;
+        ctx->raw.len = len;
+        return NGX_OK;
+    }
+
     scan = gs_json_scan(data, len, NGX_GOVSVC_JSON_DEPTH);
 
     if (scan == GS_JSON_BAD_UTF8) {
@@ -327,6 +351,10 @@ ngx_govsvc_run(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx)
         && ngx_govsvc_public_limit(r, &rc) != NGX_OK)
     {
         return rc;
+    }
+
+    if (ctx->route->roles) {
+        return ngx_govsvc_authenticate(ctx);
     }
 
     return ctx->route->handler(ctx);

@@ -401,7 +401,7 @@ ngx_govsvc_log_handler(ngx_http_request_t *r)
         route = ctx->route_id;
 
     } else {
-        /* ids 1.. follow the location kinds; see ngx_govsvc_route_names */
+        /* ids 1.. follow the location kinds; see ngx_govsvc_route_name() */
         route = glcf->kind;
     }
 

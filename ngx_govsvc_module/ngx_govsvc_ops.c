@@ -227,13 +227,13 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
             if (ngx_govsvc_statuses[j]) {
                 ngx_govsvc_metrics_line(
                     "govsvc_requests_total{route=\"%s\",status=\"%ui\"} "
-                    "%uA\n", ngx_govsvc_route_names[i],
+                    "%uA\n", ngx_govsvc_route_name(i),
                     ngx_govsvc_statuses[j], n);
 
             } else {
                 ngx_govsvc_metrics_line(
                     "govsvc_requests_total{route=\"%s\",status=\"other\"} "
-                    "%uA\n", ngx_govsvc_route_names[i], n);
+                    "%uA\n", ngx_govsvc_route_name(i), n);
             }
         }
     }
