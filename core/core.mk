@@ -6,8 +6,14 @@
 #   $(BUILD)/core/libgovsvc_core.a   the library, as the tests link it
 #   $(BUILD)/unit/test_*             unit tests against the library
 #   $(BUILD)/unit-san/test_*         the same, rebuilt with ASan + UBSan
+#   $(BUILD)/govsvc-passwd           password line on stdin -> stored hash
 #   make unit                        run both sets through prove
-#   make unit-valgrind               run the plain set under valgrind
+#   make unit-valgrind               run the plain set under valgrind,
+#                                    with GS_TEST_FAST=1 (tests skip their
+#                                    slow cases, e.g. 600k-round PBKDF2)
+#   make passwd-tool                 build $(BUILD)/govsvc-passwd
+#
+# gs_password uses OpenSSL 3, so everything linking core gets -lcrypto.
 #
 # Objects live in obj/ subdirectories so that $(BUILD)/unit*/test_* names
 # nothing but test programs.
@@ -16,6 +22,7 @@ GS_CFLAGS    := -std=c11 -Wall -Wextra -Werror -O2 -g
 GS_SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all
 GS_CPPFLAGS  := -Icore -MMD -MP
+GS_LDLIBS    := -lcrypto
 
 GS_CORE_SRCS := $(wildcard core/*.c)
 GS_TESTS     := $(patsubst t/unit/%.c,%,$(wildcard t/unit/test_*.c))
@@ -27,15 +34,28 @@ GS_UNIT_OBJS := $(GS_TESTS:%=$(BUILD)/unit/obj/%.o)
 GS_USAN_OBJS := $(GS_TESTS:%=$(BUILD)/unit-san/obj/%.o)
 GS_UNIT_BINS := $(GS_TESTS:%=$(BUILD)/unit/%)
 GS_SAN_BINS  := $(GS_TESTS:%=$(BUILD)/unit-san/%)
+GS_TOOL_OBJ  := $(BUILD)/tool/obj/govsvc_passwd.o
 
-.PHONY: unit unit-valgrind
+export GOVSVC_PASSWD := $(BUILD)/govsvc-passwd
 
-unit: $(GS_UNIT_BINS) $(GS_SAN_BINS)
+.PHONY: unit unit-valgrind passwd-tool
+
+unit: $(GS_UNIT_BINS) $(GS_SAN_BINS) passwd-tool
 	prove --exec '' $(GS_UNIT_BINS) $(GS_SAN_BINS)
 
 unit-valgrind: $(GS_UNIT_BINS)
-	prove --exec 'valgrind --error-exitcode=1 --leak-check=full -q' \
+	GS_TEST_FAST=1 prove \
+	    --exec 'valgrind --error-exitcode=1 --leak-check=full -q' \
 	    $(GS_UNIT_BINS)
+
+passwd-tool: $(GOVSVC_PASSWD)
+
+$(GS_TOOL_OBJ): $(BUILD)/tool/obj/%.o: core/tool/%.c core/core.mk
+	@mkdir -p $(@D)
+	$(CC) $(GS_CPPFLAGS) $(GS_CFLAGS) -c $< -o $@
+
+$(GOVSVC_PASSWD): $(GS_TOOL_OBJ) $(GS_LIB)
+	$(CC) $(GS_CFLAGS) $< $(GS_LIB) $(GS_LDLIBS) -o $@
 
 $(GS_LIB): $(GS_LIB_OBJS)
 	rm -f $@
@@ -50,7 +70,7 @@ $(GS_UNIT_OBJS): $(BUILD)/unit/obj/%.o: t/unit/%.c core/core.mk
 	$(CC) $(GS_CPPFLAGS) $(GS_CFLAGS) -c $< -o $@
 
 $(GS_UNIT_BINS): $(BUILD)/unit/%: $(BUILD)/unit/obj/%.o $(GS_LIB)
-	$(CC) $(GS_CFLAGS) $< $(GS_LIB) -o $@
+	$(CC) $(GS_CFLAGS) $< $(GS_LIB) $(GS_LDLIBS) -o $@
 
 $(GS_SAN_OBJS): $(BUILD)/unit-san/obj/%.o: core/%.c core/core.mk
 	@mkdir -p $(@D)
@@ -64,7 +84,7 @@ $(GS_USAN_OBJS): $(BUILD)/unit-san/obj/%.o: t/unit/%.c core/core.mk
 # the rule need not know which test exercises which unit.
 $(GS_SAN_BINS): $(BUILD)/unit-san/%: $(BUILD)/unit-san/obj/%.o \
                 $(GS_SAN_OBJS)
-	$(CC) $(GS_CFLAGS) $(GS_SANFLAGS) $^ -o $@
+	$(CC) $(GS_CFLAGS) $(GS_SANFLAGS) $^ $(GS_LDLIBS) -o $@
 
 -include $(GS_LIB_OBJS:.o=.d) $(GS_SAN_OBJS:.o=.d) \
-         $(GS_UNIT_OBJS:.o=.d) $(GS_USAN_OBJS:.o=.d)
+         $(GS_UNIT_OBJS:.o=.d) $(GS_USAN_OBJS:.o=.d) $(GS_TOOL_OBJ:.o=.d)

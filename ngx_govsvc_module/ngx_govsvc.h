@@ -81,6 +81,20 @@ typedef struct {
     ngx_uint_t                public_limit;
     ngx_msec_t                public_window;
 
+    /* govsvc_session_idle, govsvc_session_lifetime */
+    ngx_msec_t                session_idle;
+    ngx_msec_t                session_lifetime;
+
+    /* govsvc_login_limit N WINDOW */
+    ngx_uint_t                login_limit;
+    ngx_msec_t                login_window;
+
+    /* govsvc_password_threads POOL */
+    ngx_str_t                 password_pool_name;
+#if (NGX_THREADS)
+    ngx_thread_pool_t        *password_pool;
+#endif
+
     /* per-worker state, built in init_process */
     ngx_govsvc_pg_pool_t     *pg;
     ngx_govsvc_redis_t       *redis;

@@ -32,6 +32,8 @@ static char *ngx_govsvc_node(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_public_write_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_govsvc_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_govsvc_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -80,6 +82,34 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       ngx_govsvc_public_write_limit,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("govsvc_session_idle"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, session_idle),
+      NULL },
+
+    { ngx_string("govsvc_session_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, session_lifetime),
+      NULL },
+
+    { ngx_string("govsvc_login_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_govsvc_login_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_password_threads"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, password_pool_name),
       NULL },
 
     { ngx_string("govsvc_api"),
@@ -214,6 +244,10 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
     gmcf->public_limit = NGX_CONF_UNSET_UINT;
     gmcf->public_window = NGX_CONF_UNSET_MSEC;
+    gmcf->session_idle = NGX_CONF_UNSET_MSEC;
+    gmcf->session_lifetime = NGX_CONF_UNSET_MSEC;
+    gmcf->login_limit = NGX_CONF_UNSET_UINT;
+    gmcf->login_window = NGX_CONF_UNSET_MSEC;
 
     return gmcf;
 }
@@ -233,6 +267,22 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(gmcf->cache_ttl, 60000);
     ngx_conf_init_uint_value(gmcf->public_limit, 30);
     ngx_conf_init_msec_value(gmcf->public_window, 60000);
+    ngx_conf_init_msec_value(gmcf->session_idle, 30 * 60000);
+    ngx_conf_init_msec_value(gmcf->session_lifetime, 12 * 3600000);
+    ngx_conf_init_uint_value(gmcf->login_limit, 5);
+    ngx_conf_init_msec_value(gmcf->login_window, 15 * 60000);
+
+    if (gmcf->password_pool_name.len == 0) {
+        ngx_str_set(&gmcf->password_pool_name, "default");
+    }
+
+#if (NGX_THREADS)
+    /* "default" needs no thread_pool directive: nginx makes it */
+    gmcf->password_pool = ngx_thread_pool_add(cf, &gmcf->password_pool_name);
+    if (gmcf->password_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
 
     return NGX_CONF_OK;
 }
@@ -688,6 +738,41 @@ ngx_govsvc_public_write_limit(ngx_conf_t *cf, ngx_command_t *cmd,
                            "invalid window \"%V\" (at least 1s)", &value[2]);
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* govsvc_login_limit N WINDOW: failed sign-ins per username and per
+ * address */
+
+static char *
+ngx_govsvc_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (gmcf->login_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    gmcf->login_window = ngx_parse_time(&value[2], 0);
+
+    if (n <= 0 || gmcf->login_window == (ngx_msec_t) NGX_ERROR
+        || gmcf->login_window < 1000)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid limit \"%V %V\" (a number, then a "
+                           "window of at least 1s)", &value[1], &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->login_limit = n;
 
     return NGX_CONF_OK;
 }

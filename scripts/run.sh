@@ -16,6 +16,13 @@ REDIS_PORT=${GOVSVC_REDIS_PORT:-56379}
 NODE=${GOVSVC_NODE:-430102}
 MODULE=${GOVSVC_MODULE:-$ROOT/build/nginx/objs/ngx_govsvc_module.so}
 NGINX=${GOVSVC_NGINX:-/usr/sbin/nginx}
+# the one password hasher (reads the password on stdin, prints the stored
+# form); the Makefile exports GOVSVC_PASSWD
+PASSWD_TOOL=${GOVSVC_PASSWD:-$ROOT/build/govsvc-passwd}
+# demo staff passwords (development only): admin's, and everyone else's
+ADMIN_PASSWORD=${GOVSVC_ADMIN_PASSWORD:-govsvc-admin-dev}
+DEMO_PASSWORD=govsvc-demo-dev
+DEMO_STAFF=(admin clerk handler reviewer approver supervisor)
 PG_BIN=${GOVSVC_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
 RUN_USER=govsvc
 
@@ -155,8 +162,65 @@ if [[ -z $(psql_q -At -d "hostaddr=127.0.0.1 port=$PG_PORT dbname=postgres user=
     say "created database govsvc"
 fi
 "$ROOT/sql/migrate" "$CONNINFO" | sed 's/^/run: migrate: /' >&2
+
+# ---- development CA (the demo staff's certificates are bound below)
+"$ROOT/scripts/dev-ca.sh" "$STATE/ca"
+
+# ---- demo data, and demo staff with passwords and certificates
+json_str() {    # a JSON string literal of $1
+    local s=${1//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+}
+demo_certs() {  # JSON array of the demo staff's certificates
+    local sep= u crt sha subject end
+    printf '['
+    for u in "${DEMO_STAFF[@]}"; do
+        crt=$STATE/ca/users/$u.crt
+        [[ -f $crt ]] || continue
+        sha=$(openssl x509 -in "$crt" -outform DER | sha256sum | cut -d' ' -f1)
+        subject=$(openssl x509 -in "$crt" -noout -subject -nameopt RFC2253)
+        subject=${subject#subject=}
+        end=$(openssl x509 -in "$crt" -noout -enddate -dateopt iso_8601)
+        end=${end#notAfter=}
+        printf '%s{"username":%s,"sha256":%s,"subject":%s,"not_after":%s}' \
+            "$sep" "$(json_str "$u")" "$(json_str "$sha")" \
+            "$(json_str "$subject")" "$(json_str "$end")"
+        sep=,
+    done
+    printf ']'
+}
+hash_password() {
+    local h
+    h=$(printf '%s' "$1" | "$PASSWD_TOOL") || die "$PASSWD_TOOL failed"
+    [[ $h == pbkdf2-sha256\$* ]] || die "$PASSWD_TOOL printed no hash"
+    printf '%s' "$h"
+}
+STAFF_NOTE=
 if [[ -f $ROOT/sql/demo.sql ]]; then
-    psql_q -d "$CONNINFO" -f "$ROOT/sql/demo.sql" >/dev/null
+    demo_vars=(-v demo_certs="$(demo_certs)")
+    missing=$(psql_q -At -d "$CONNINFO" -f - <<'SQL'
+SELECT count(*) FROM unnest(ARRAY['admin', 'clerk', 'handler', 'reviewer',
+                                  'approver', 'supervisor']) AS s (u)
+WHERE NOT EXISTS (SELECT 1 FROM users WHERE username = s.u);
+SQL
+    )
+    if ((missing > 0)); then
+        if [[ -x $PASSWD_TOOL ]]; then
+            # one hash per user: each its own salt
+            hashes= sep=
+            for u in "${DEMO_STAFF[@]}"; do
+                if [[ $u == admin ]]; then pw=$ADMIN_PASSWORD; else pw=$DEMO_PASSWORD; fi
+                hashes+="$sep$(json_str "$u"):$(json_str "$(hash_password "$pw")")"
+                sep=,
+            done
+            demo_vars+=(-v demo_hashes="{$hashes}")
+        else
+            STAFF_NOTE="  (demo staff NOT created: $PASSWD_TOOL is missing; build it and run again)"
+            say "WARNING: $PASSWD_TOOL missing: demo staff not created"
+        fi
+    fi
+    psql_q -d "$CONNINFO" "${demo_vars[@]}" -f "$ROOT/sql/demo.sql" >/dev/null
     say "demo data loaded (sql/demo.sql)"
 fi
 
@@ -174,8 +238,7 @@ for i in $(seq 100); do
     sleep 0.1
 done
 
-# ---- development CA, configuration, nginx
-"$ROOT/scripts/dev-ca.sh" "$STATE/ca"
+# ---- configuration, nginx
 "$ROOT/scripts/render-conf.sh" "$ROOT/conf/development.conf" "$STATE/nginx.conf" \
     MODULE="$MODULE" STATE="$STATE" CONF_DIR="$ROOT/conf" \
     USER_LINE="$USER_LINE" WORKERS=2 \
@@ -196,6 +259,11 @@ for i in $(seq 100); do
     sleep 0.1
 done
 
+if [[ -n ${GOVSVC_ADMIN_PASSWORD:-} ]]; then
+    ADMIN_PW_SHOWN='(your GOVSVC_ADMIN_PASSWORD)'
+else
+    ADMIN_PW_SHOWN=$ADMIN_PASSWORD
+fi
 cat <<EOF
 
 GovSvc is running (node $NODE), state in $STATE
@@ -206,7 +274,26 @@ GovSvc is running (node $NODE), state in $STATE
   Redis:      redis-cli -h 127.0.0.1 -p $REDIS_PORT
   CA certificate (for curl --cacert): $STATE/ca/ca.crt
   client certificates: $STATE/ca/users/{admin,clerk,handler,reviewer,approver,supervisor}.crt/.key
+  audit log check: scripts/audit-verify "$CONNINFO"
   logs: $STATE/error.log $STATE/access.log $STATE/postgres.log $STATE/redis.log
+
+Demo staff (芙蓉区行政审批服务局), one role each, usernames = roles:
+  admin clerk handler reviewer approver supervisor
+  password of admin: \$GOVSVC_ADMIN_PASSWORD, by default "govsvc-admin-dev"
+  password of the others: "govsvc-demo-dev"
+  (set when a user is first created; a password changed since is kept)
+  each is bound to its certificate $STATE/ca/users/NAME.crt
+$STAFF_NOTE
+Sign in with a password, then use the token:
+  curl --cacert $STATE/ca/ca.crt -H 'Content-Type: application/json' \\
+    -d '{"username":"admin","password":"$ADMIN_PW_SHOWN"}' \\
+    https://localhost:$HTTPS_PORT/api/v1/sessions
+  curl --cacert $STATE/ca/ca.crt -H "Authorization: Bearer TOKEN" \\
+    https://localhost:$HTTPS_PORT/api/v1/me
+Sign in with a certificate:
+  curl --cacert $STATE/ca/ca.crt --cert $STATE/ca/users/admin.crt \\
+    --key $STATE/ca/users/admin.key -X POST \\
+    https://localhost:$HTTPS_PORT/api/v1/sessions/cert
 
 Try:
   curl --cacert $STATE/ca/ca.crt https://localhost:$HTTPS_PORT/healthz

@@ -1,7 +1,8 @@
 -- Demo data for `make run`: node 430102 (芙蓉区) and its parents, a few
 -- departments, and the 2026 holiday calendar as published by the State
 -- Council (check it against the official notice before relying on it).
--- Idempotent: run it as often as you like.
+-- Idempotent: run it as often as you like.  With the psql variables of
+-- scripts/run.sh it also creates the demo staff (see the end).
 
 INSERT INTO regions (code, name, parent, level) VALUES
     ('430000', '湖南省', NULL, 1),
@@ -39,3 +40,38 @@ INSERT INTO calendar_days (day, kind, name) VALUES
     ('2026-09-20', 'workday', '国庆节调休'),
     ('2026-10-10', 'workday', '国庆节调休')
 ON CONFLICT (day) DO NOTHING;
+
+-- Demo staff of 芙蓉区行政审批服务局, one role each.  Created by
+-- scripts/run.sh, which hashes their passwords with build/govsvc-passwd
+-- and passes the stored forms as the psql variable demo_hashes, a JSON
+-- object {"USERNAME": "pbkdf2-sha256$..."}; without it (tests load this
+-- file as it is) no user is created.  A user that exists is left alone, so
+-- a password changed since is kept.
+\if :{?demo_hashes}
+INSERT INTO users (username, name, department, roles, password_hash)
+SELECT s.username, s.name, d.id, ARRAY[s.role],
+       (:'demo_hashes'::jsonb) ->> s.username
+FROM (VALUES
+    ('admin',      '李管理', 'admin'),
+    ('clerk',      '张窗口', 'clerk'),
+    ('handler',    '王承办', 'handler'),
+    ('reviewer',   '赵审核', 'reviewer'),
+    ('approver',   '刘审批', 'approver'),
+    ('supervisor', '陈监督', 'supervisor')
+) AS s (username, name, role)
+JOIN departments d ON d.region = '430102' AND d.name = '芙蓉区行政审批服务局'
+ON CONFLICT (username) DO NOTHING;
+\endif
+
+-- Their client certificates from the development CA (STATE/ca/users/
+-- NAME.crt), passed by scripts/run.sh as the psql variable demo_certs: a
+-- JSON array of {"username","sha256","subject","not_after"}.  A certificate
+-- already bound stays as it is.
+\if :{?demo_certs}
+INSERT INTO user_certificates (sha256, user_id, subject, not_after)
+SELECT c.sha256, u.id, c.subject, c.not_after
+FROM jsonb_to_recordset(:'demo_certs'::jsonb)
+     AS c (username text, sha256 text, subject text, not_after timestamptz)
+JOIN users u ON u.username = c.username
+ON CONFLICT (sha256) DO NOTHING;
+\endif

@@ -11,6 +11,31 @@ package GovSvc::Test;
 #   is($r->{status}, 200);
 #   $t->stop;
 #
+# Options of new() besides the ports and folders: redis, workers,
+# http_extra, server_extra, pg_conf, node, public_write_limit, template,
+# module; demo => 1 loads sql/demo.sql after the migrations; instances => 2
+# starts a second nginx (start_second); session_idle => '30m',
+# session_lifetime => '12h', login_limit => '5 15m' add the module's
+# govsvc_session_idle / govsvc_session_lifetime / govsvc_login_limit to
+# http{} (of both instances).
+#
+# Two instances on one PostgreSQL and Redis:
+#   my $t = GovSvc::Test->new(instances => 2);   # or $t->start_second
+#   $t->req(GET => '/api/v1/me', tls => 1, instance => 2, headers => ..);
+#   $t->instance(2)->error_log / ->http_port / ->expect_log / ->reload
+# Each instance has its own state folder (the second: DIR/n2, sharing
+# DIR/ca), ports and error.log; stop() stops both and checks both logs.
+#
+# Users and sessions:
+#   my $id = $t->create_user(username => 'zhang', name => '张窗口',
+#       roles => ['clerk'], password => 'pw', department => $dept,
+#       active => 1);                   # hash by the govsvc-passwd tool
+#   $t->bind_cert($id, 'clerk');        # ca_dir/users/clerk.crt
+#   my $s = $t->login('zhang', 'pw');   # {token, csrf_token, cookie, ..}
+#   $t->req(GET => '/api/v1/me', tls => 1, headers => $t->auth($s));
+#   $t->login_cert('clerk'); $t->cookie_auth($s); $t->default_department;
+#   $t->psql("SELECT id FROM users WHERE username = :'u'", u => 'zhang');
+#
 # Strings: request bodies and JSON values go out as given (byte strings, as
 # literals in a test without `use utf8`; wide characters are UTF-8 encoded),
 # and come back as UTF-8 byte strings ($r->{json} too), as does psql().
@@ -149,11 +174,19 @@ sub new {
         template     => $o{template}
                         // "$ENV{GOVSVC_ROOT}/conf/development.conf",
         module       => $o{module} // $ENV{GOVSVC_MODULE},
+        demo         => $o{demo} // 0,
+        instances    => $o{instances} // 1,
         owner        => $$,
         expect       => [],
         log_seen     => {},
         started      => {},
     }, $class;
+    croak 'instances: 1 or 2' unless $self->{instances} =~ /\A[12]\z/;
+    # session directives of the module, added to http{} (both instances)
+    for my $d (qw(session_idle session_lifetime login_limit)) {
+        next unless defined $o{$d};
+        $self->{http_extra} .= "\n    govsvc_$d $o{$d};";
+    }
 
     my $base = $ENV{TMPDIR} || '/tmp';
     $self->{dir} = tempdir('govsvc-t-XXXX', DIR => $base, CLEANUP => 0);
@@ -167,11 +200,20 @@ sub new {
 }
 
 sub dir        { $_[0]{dir} }
+# instance(N): the harness object of nginx instance N (1: this one, 2: the
+# second nginx of start_second, on the same PostgreSQL and Redis)
+sub instance {
+    my ($self, $n) = @_;
+    my $top = $self->{parent} // $self;
+    return $top if !defined $n || $n == 1;
+    croak "no instance $n" unless $n == 2;
+    return $top->{second} // croak 'instance 2 not started (start_second)';
+}
 sub http_port  { $_[0]{http_port} }
 sub https_port { $_[0]{https_port} }
 sub pg_port    { $_[0]{pg_port} }
 sub redis_port { $_[0]{redis_port} }
-sub ca_dir     { "$_[0]{dir}/ca" }
+sub ca_dir     { $_[0]{ca_dir} // "$_[0]{dir}/ca" }
 sub error_log  { "$_[0]{dir}/error.log" }
 sub nginx_pid  { $_[0]{nginx_pid} }
 sub conninfo {
@@ -182,6 +224,7 @@ sub conninfo {
 
 sub start {
     my ($self) = @_;
+    croak 'start: on the first instance' if $self->{parent};
     croak 'already started' if $self->{started}{nginx};
     -e $self->{module}
         or croak "module $self->{module} missing: run `make module`";
@@ -193,6 +236,7 @@ sub start {
         $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/sql/migrate", $self->conninfo],
                     log => "$self->{dir}/migrate.log", die => 1);
     }
+    $self->load_demo if $self->{demo};
     if ($self->{redis}) {
         $self->{redis_port} = free_port();
         $self->start_redis;
@@ -200,7 +244,49 @@ sub start {
     $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/dev-ca.sh", $self->ca_dir],
                 log => "$self->{dir}/dev-ca.log", die => 1);
     $self->start_nginx;
+    $self->start_second if $self->{instances} == 2;
     return $self;
+}
+
+# load_demo: sql/demo.sql (regions, departments, calendar; idempotent)
+sub load_demo {
+    my ($self) = @_;
+    $self->psql(slurp("$ENV{GOVSVC_ROOT}/sql/demo.sql"));
+}
+
+# start_second: a second nginx (same module, same template, same options)
+# on the same PostgreSQL and Redis, with its own ports and state folder
+# DIR/n2 (its own error.log, checked by stop like the first).  Reach it with
+# req(..., instance => 2) or $t->instance(2)->...
+sub start_second {
+    my ($self) = @_;
+    croak 'start_second: only on the first instance' if $self->{parent};
+    croak 'start_second: start first' unless $self->{started}{nginx}
+                                           || $self->{started}{pg};
+    croak 'instance 2 already started' if $self->{second};
+    my $dir = "$self->{dir}/n2";
+    make_path("$dir/tmp");
+    _chown_run_user("$dir/tmp");
+    chmod 0755, $dir;
+    # the template names @STATE@/ca/...: the same CA
+    symlink '../ca', "$dir/ca" or croak "symlink $dir/ca: $!"
+        unless -e "$dir/ca";
+    my $second = bless {
+        map({ $_ => $self->{$_} } qw(redis workers http_extra server_extra
+            pg_conf node public_write_limit tap template module pg_port
+            redis_port)),
+        dir      => $dir,
+        ca_dir   => $self->ca_dir,
+        parent   => $self,
+        owner    => $$,
+        expect   => [],
+        log_seen => {},
+        started  => {},
+    }, ref $self;
+    weaken($second->{parent});
+    $self->{second} = $second;
+    $second->start_nginx;
+    return $second;
 }
 
 # ---------------------------------------------------------------- postgres
@@ -251,6 +337,7 @@ EOF
 
 sub start_pg {
     my ($self) = @_;
+    return $self->{parent}->start_pg if $self->{parent};
     for my $try (1, 2) {
         my $rc = $self->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->_pg_data,
             '-l', "$self->{dir}/postgres.log", '-w', '-t', '30', 'start'],
@@ -274,6 +361,7 @@ sub start_pg {
 
 sub stop_pg {
     my ($self) = @_;
+    return $self->{parent}->stop_pg if $self->{parent};
     return unless $self->{started}{pg};
     $self->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->_pg_data, '-m',
         'fast', '-w', '-t', '30', 'stop'], as_pg => 1,
@@ -281,15 +369,26 @@ sub stop_pg {
     delete $self->{started}{pg};
 }
 
-# psql($sql): runs psql -X -At -q with ON_ERROR_STOP against the test
-# database; returns its output without the final newline; dies on error.
+# psql($sql, NAME => VALUE, ...): runs psql -X -At -q with ON_ERROR_STOP
+# against the test database, each NAME => VALUE given as `-v NAME=VALUE`
+# (use :'NAME' in the SQL for a quoted literal, :"NAME" for an identifier:
+# never interpolate values into SQL text); returns its output without the
+# final newline; dies on error.
 sub psql {
-    my ($self, $sql) = @_;
-    return $self->psql_db('govsvc', $sql);
+    my ($self, $sql, %vars) = @_;
+    return $self->psql_db('govsvc', $sql, %vars);
 }
 
 sub psql_db {
-    my ($self, $db, $sql) = @_;
+    my ($self, $db, $sql, %vars) = @_;
+    my @v;
+    for my $k (sort keys %vars) {
+        croak "psql: bad variable name $k" unless $k =~ /\A[A-Za-z_]\w*\z/;
+        my $val = $vars{$k} // croak "psql: variable $k undefined";
+        utf8::encode($val) if utf8::is_utf8($val);
+        croak "psql: variable $k holds a NUL" if $val =~ /\0/;
+        push @v, '-v', "$k=$val";
+    }
     my $n = ++$self->{psql_n};
     my $in = "$self->{dir}/psql.$$.$n.sql";
     my $err = "$self->{dir}/psql.$$.$n.err";
@@ -301,7 +400,7 @@ sub psql_db {
         $ENV{PGCLIENTENCODING} = 'UTF8';
         open STDIN, '<', $in or POSIX::_exit(126);
         open STDERR, '>', $err or POSIX::_exit(126);
-        exec 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+        exec 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', @v,
             '-d', $conninfo, '-f', '-'
             or POSIX::_exit(127);
     }
@@ -320,6 +419,7 @@ sub psql_db {
 
 sub start_redis {
     my ($self) = @_;
+    return $self->{parent}->start_redis if $self->{parent};
     croak 'redis => 0' unless $self->{redis};
     for my $try (1, 2) {
         my $pid = fork // croak "fork: $!";
@@ -363,6 +463,7 @@ sub start_redis {
 
 sub stop_redis {
     my ($self) = @_;
+    return $self->{parent}->stop_redis if $self->{parent};
     my $pid = delete $self->{redis_pid} or return;
     delete $self->{started}{redis};
     _stop_pid($pid, [TERM => 5], [KILL => 5]);
@@ -605,7 +706,10 @@ sub revoke {
     my $crt = $who =~ m{/} ? $who : $self->ca_dir . "/users/$who.crt";
     $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/dev-ca.sh", $self->ca_dir,
         'revoke', $crt], log => "$self->{dir}/dev-ca.log", die => 1);
-    $self->reload if $self->{started}{nginx};
+    my $top = $self->{parent} // $self;
+    for my $i (grep { defined } $top, $top->{second}) {
+        $i->reload if $i->{started}{nginx};
+    }
 }
 
 # ---------------------------------------------------------------- logs
@@ -637,15 +741,16 @@ sub check_log {
         }
     }
     local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $which = $self->{parent} ? 'instance 2 error.log' : 'error.log';
     if (!$self->{tap}) {
         # benchmarks: say it, do not count it as a test
-        print @bad ? map { "error.log: $_\n" } @bad
-                   : "error.log: no alert, crit, emerg or sanitizer report\n";
+        print @bad ? map { "$which: $_\n" } @bad
+                   : "$which: no alert, crit, emerg or sanitizer report\n";
     } elsif (@bad) {
-        Test::More::fail("error.log: $_") for @bad;
+        Test::More::fail("$which: $_") for @bad;
     } else {
-        Test::More::pass('no alert, crit, emerg or sanitizer report in'
-                         . ' error.log');
+        Test::More::pass("no alert, crit, emerg or sanitizer report in"
+                         . " $which");
     }
     return !@bad;
 }
@@ -656,6 +761,12 @@ sub stop {
     my ($self) = @_;
     return unless $$ == $self->{owner};
     return if $self->{stopped}++;
+    if ($self->{parent}) {    # instance 2: its nginx only
+        $self->stop_nginx;
+        $self->check_log if -e $self->error_log;
+        return;
+    }
+    $self->{second}->stop if $self->{second};
     $self->stop_nginx;
     $self->check_log if -e $self->error_log;
     $self->stop_redis;
@@ -679,6 +790,15 @@ sub _emergency_stop {
     return unless $$ == $self->{owner};
     return if $self->{stopped}++;
     local ($?, $@, $!);
+    if ($self->{parent}) {
+        eval {
+            $self->stop_nginx;
+            $self->check_log if -e $self->error_log;
+            1;
+        } or warn "GovSvc::Test: stopping instance 2: $@";
+        return;
+    }
+    $self->{second}->_emergency_stop($failed) if $self->{second};
     eval {
         $self->stop_nginx;
         $self->check_log if -e $self->error_log;
@@ -859,8 +979,12 @@ sub _parse_response {
 
 # req(METHOD, PATH, body => .., json => .., headers => {..}, tls => 1,
 #     cert => 'admin', timeout => 10)
+#     instance => 2 (the second nginx of start_second)
 sub req {
     my ($self, $method, $path, %o) = @_;
+    if (defined(my $n = delete $o{instance})) {
+        return $self->instance($n)->req($method, $path, %o);
+    }
     my %h = (Host => $o{tls} ? "localhost:$self->{https_port}"
                              : "127.0.0.1:$self->{http_port}",
              Connection => 'close');
@@ -908,6 +1032,9 @@ sub req {
 # complete, EOF or the timeout)
 sub raw {
     my ($self, $bytes, %o) = @_;
+    if (defined(my $n = delete $o{instance})) {
+        return $self->instance($n)->raw($bytes, %o);
+    }
     my $deadline = time + ($o{timeout} // 5);
     my ($s, $err) = $self->_connect(%o);
     croak $err unless $s;
@@ -933,6 +1060,207 @@ sub async_req {
     }
     return bless { pid => $pid, file => $file, t0 => $t0 },
                  'GovSvc::Test::Async';
+}
+
+# ---------------------------------------------------------------- users
+
+# password_hash(PASSWORD): the stored form, from the one implementation:
+# $GOVSVC_PASSWD (the Makefile exports it) or GOVSVC_ROOT/build/govsvc-passwd,
+# which reads the password on stdin and prints the stored string.
+sub password_hash {
+    my ($self, $password) = @_;
+    my $tool = $ENV{GOVSVC_PASSWD} // "$ENV{GOVSVC_ROOT}/build/govsvc-passwd";
+    -x $tool or croak "password tool $tool missing: build it (make)";
+    utf8::encode($password) if utf8::is_utf8($password);
+    my $n = ++$self->{pw_n};
+    my $in = "$self->{dir}/pw.$$.$n";
+    {
+        open my $fh, '>:raw', $in or croak "write $in: $!";
+        chmod 0600, $in;
+        print $fh $password;    # no newline: the password is all of stdin
+        close $fh or croak "write $in: $!";
+    }
+    my $pid = open(my $out, '-|') // croak "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', $in or POSIX::_exit(126);
+        exec $tool or POSIX::_exit(127);
+    }
+    my $stored = do { local $/; <$out> } // '';
+    close $out;
+    my $rc = $?;
+    unlink $in;
+    croak "$tool failed ($rc)" if $rc;
+    $stored =~ s/\s+\z//;
+    $stored =~ m{\Apbkdf2-sha256\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\z}
+        or croak "$tool printed an unexpected hash: '$stored'";
+    return $stored;
+}
+
+# default_department: id of the first department of this node (sql/demo.sql
+# order when demo => 1), created on demand ("测试部门", with the node's
+# region, inserted under a placeholder parent chain when missing)
+sub default_department {
+    my ($self) = @_;
+    my $top = $self->{parent} // $self;
+    return $top->{default_department} //= $top->psql(<<'SQL', node => $top->{node});
+INSERT INTO regions (code, name, parent, level)
+    SELECT substr(:'node', 1, 2) || '0000', '测试省', NULL, 1
+    WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = :'node')
+      AND :'node' !~ '0000$'
+ON CONFLICT (code) DO NOTHING;
+INSERT INTO regions (code, name, parent, level)
+    SELECT substr(:'node', 1, 4) || '00', '测试市',
+           substr(:'node', 1, 2) || '0000', 2
+    WHERE NOT EXISTS (SELECT 1 FROM regions WHERE code = :'node')
+      AND :'node' !~ '00$'
+ON CONFLICT (code) DO NOTHING;
+INSERT INTO regions (code, name, parent, level)
+    SELECT :'node', '测试区',
+           CASE WHEN :'node' ~ '0000$' THEN NULL
+                WHEN :'node' ~ '00$' THEN substr(:'node', 1, 2) || '0000'
+                ELSE substr(:'node', 1, 4) || '00' END,
+           CASE WHEN :'node' ~ '0000$' THEN 1
+                WHEN :'node' ~ '00$' THEN 2 ELSE 3 END
+ON CONFLICT (code) DO NOTHING;
+INSERT INTO departments (region, name)
+    SELECT :'node', '测试部门'
+    WHERE NOT EXISTS (SELECT 1 FROM departments WHERE region = :'node')
+ON CONFLICT (region, name) DO NOTHING;
+SELECT id FROM departments WHERE region = :'node' ORDER BY id LIMIT 1;
+SQL
+}
+
+# create_user(username => 'x', name => '...', roles => ['clerk'],
+#             password => '...', department => ID, active => 1) -> user id
+# name defaults to the username, roles to [], department to
+# default_department; without a password the user has none (certificate
+# only).  Values go to psql as variables, never into SQL text.
+sub create_user {
+    my ($self, %o) = @_;
+    my $username = $o{username} // croak 'create_user: username';
+    my %v = (
+        username => $username,
+        name     => $o{name} // $username,
+        roles    => $JSON->encode([ @{ $o{roles} // [] } ]),
+        dept     => $o{department} // $self->default_department,
+        active   => ($o{active} // 1) ? 'true' : 'false',
+        hash     => defined $o{password} ? $self->password_hash($o{password})
+                                         : '',
+    );
+    return $self->psql(<<'SQL', %v);
+INSERT INTO users (username, name, department, roles, active, password_hash)
+VALUES (:'username', :'name', :'dept'::bigint,
+        ARRAY(SELECT jsonb_array_elements_text(:'roles'::jsonb)),
+        :'active'::boolean, nullif(:'hash', ''))
+RETURNING id;
+SQL
+}
+
+# cert_info(NAME or CERTFILE) -> { sha256, subject, not_after, file }:
+# sha256 of the certificate's DER, lower-case hex (as user_certificates)
+sub cert_info {
+    my ($self, $who) = @_;
+    my $crt = $who =~ m{/} ? $who : $self->ca_dir . "/users/$who.crt";
+    $crt .= '.crt' unless $crt =~ /\.crt\z/ || -e $crt;
+    -e $crt or croak "no certificate $crt";
+    my $run = sub {
+        my @cmd = @_;
+        my $pid = open(my $fh, '-|') // croak "fork: $!";
+        if ($pid == 0) {
+            open STDIN, '<', '/dev/null';
+            exec @cmd or POSIX::_exit(127);
+        }
+        binmode $fh;
+        my $out = do { local $/; <$fh> } // '';
+        close $fh;
+        croak "failed ($?): @cmd" if $?;
+        return $out;
+    };
+    require Digest::SHA;
+    my $der = $run->('openssl', 'x509', '-in', $crt, '-outform', 'DER');
+    my $subject = $run->('openssl', 'x509', '-in', $crt, '-noout',
+                         '-subject', '-nameopt', 'RFC2253');
+    my $end = $run->('openssl', 'x509', '-in', $crt, '-noout', '-enddate',
+                     '-dateopt', 'iso_8601');
+    $subject =~ s/\Asubject=\s*//;
+    $subject =~ s/\s+\z//;
+    $end =~ s/\AnotAfter=\s*//;
+    $end =~ s/\s+\z//;
+    return { sha256 => Digest::SHA::sha256_hex($der), subject => $subject,
+             not_after => $end, file => $crt };
+}
+
+# bind_cert(USER_ID, NAME or CERTFILE): binds the certificate (NAME: one of
+# ca_dir/users/NAME.crt) to the user in user_certificates; returns its
+# sha256.  Binding it again is a no-op.
+sub bind_cert {
+    my ($self, $user_id, $who) = @_;
+    my $c = $self->cert_info($who);
+    my $sql = <<'SQL';
+INSERT INTO user_certificates (sha256, user_id, subject, not_after)
+VALUES (:'sha', :'uid'::bigint, :'subject', :'not_after'::timestamptz)
+ON CONFLICT (sha256) DO NOTHING;
+SQL
+    $self->psql($sql, uid => $user_id, sha => $c->{sha256},
+                subject => $c->{subject}, not_after => $c->{not_after});
+    return $c->{sha256};
+}
+
+# login(USERNAME, PASSWORD, instance => 2, tls => 1, headers => {..}):
+# POST /api/v1/sessions (over TLS unless tls => 0); returns the decoded
+# answer {token, csrf_token, expires_at, user} plus cookie => the
+# govsvc_session value from Set-Cookie, or dies with the response.
+sub login {
+    my ($self, $username, $password, %o) = @_;
+    my $r = $self->req(POST => '/api/v1/sessions', tls => $o{tls} // 1,
+        json => { username => $username, password => $password },
+        map { exists $o{$_} ? ($_ => $o{$_}) : () }
+            qw(instance headers cert timeout));
+    return _session_answer($r, "login $username");
+}
+
+# login_cert(NAME or CERTFILE, instance => 2): POST /api/v1/sessions/cert
+# with that client certificate; as login
+sub login_cert {
+    my ($self, $who, %o) = @_;
+    my $r = $self->req(POST => '/api/v1/sessions/cert', tls => 1,
+        cert => $who, body => '',
+        map { exists $o{$_} ? ($_ => $o{$_}) : () }
+            qw(instance headers timeout));
+    return _session_answer($r, "certificate login $who");
+}
+
+sub _session_answer {
+    my ($r, $what) = @_;
+    unless ($r->{status} == 201 && ref $r->{json} eq 'HASH'
+            && defined $r->{json}{token})
+    {
+        croak "$what: $r->{status} " . ($r->{error} // '') . " $r->{body}";
+    }
+    my %a = %{ $r->{json} };
+    for my $c (map { ref $_ ? @$_ : $_ }
+               $r->{headers}{'set-cookie'} // ())
+    {
+        $a{cookie} = $1 if $c =~ /^govsvc_session=([^;]*)/;
+    }
+    return \%a;
+}
+
+# auth(TOKEN or login answer): headers for req: {Authorization => Bearer}
+sub auth {
+    my ($self, $token) = @_;
+    $token = $token->{token} if ref $token;
+    return { Authorization => "Bearer $token" };
+}
+
+# cookie_auth(login answer, csrf => 1): headers with the session cookie
+# (and X-CSRF-Token unless csrf => 0)
+sub cookie_auth {
+    my ($self, $login, %o) = @_;
+    my $cookie = $login->{cookie} // croak 'no govsvc_session cookie';
+    return { Cookie => "govsvc_session=$cookie",
+             (($o{csrf} // 1) ? ('X-CSRF-Token' => $login->{csrf_token})
+                              : ()) };
 }
 
 package GovSvc::Test::Async;

@@ -1,0 +1,98 @@
+# Authorization, deny by default: every role (and no session) against
+# every endpoint that exists so far.  Later issues add their rows.
+
+use strict;
+use warnings;
+use Test::More;
+use JSON::PP ();
+use GovSvc::Test;
+
+my $t = GovSvc::Test->new(demo => 1, redis => 0,
+                          http_extra => 'govsvc_login_limit 100 1m;');
+$t->start;
+
+my @roles = qw(clerk handler reviewer approver supervisor admin);
+my $pw = 'role password 1';
+my (%token, %uid);
+for my $role (@roles) {
+    $uid{$role} = $t->create_user(username => "r_$role", name => $role,
+                                  roles => [$role], password => $pw);
+    $token{$role} = $t->login("r_$role", $pw)->{token};
+}
+my $dept = $t->psql('SELECT min(id) FROM departments');
+# the user the rows act on, so that no signed-in user is changed
+my $other = $t->create_user(username => 'target', name => 'target',
+                            roles => ['clerk'], password => $pw);
+
+# who may: 'all' (public), 'any' (any signed-in user), or a role list;
+# expectations are about access only: a permitted request may still be
+# refused on its merits (404, 409, 422), never with 401 or 403
+my @table = (
+    [GET    => '/api/v1/regions',                   'all'],
+    [GET    => '/api/v1/regions/430102',            'all'],
+    [GET    => '/api/v1/calendar?year=2026',        'all'],
+    [PUT    => '/api/v1/calendar/2026-12-31',       'admin',
+        { kind => 'holiday', name => 'x' }],
+    [DELETE => '/api/v1/calendar/2026-12-30',       'admin'],
+    [POST   => '/api/v1/public/consultations',      'all',
+        { title => 't', content => 'c' }],
+    [GET    => '/api/v1/me',                        'any'],
+    [GET    => '/api/v1/departments',               'admin'],
+    [POST   => '/api/v1/departments',               'admin',
+        { name => 'dept-ROLE', region => '430102' }],
+    [GET    => "/api/v1/departments/$dept",         'admin'],
+    [PUT    => "/api/v1/departments/$dept",         'admin',
+        { name => '芙蓉区行政审批服务局' }],
+    [GET    => '/api/v1/users',                     'admin'],
+    [POST   => '/api/v1/users',                     'admin',
+        { username => 'new_ROLE', name => 'n', department => $dept + 0,
+          roles => ['clerk'], password => 'a fine password' }],
+    [GET    => "/api/v1/users/$other",              'admin'],
+    [PUT    => "/api/v1/users/$other",              'admin',
+        { name => 'target' }],
+    # someone else's password: admin only (a user may change its own)
+    [POST   => "/api/v1/users/$other/password",     'admin',
+        { password => 'another password' }],
+    [DELETE => "/api/v1/users/$other/certificates/" . ('0' x 64), 'admin'],
+);
+
+for my $row (@table) {
+    my ($method, $path, $who, $body) = @$row;
+    for my $role (undef, @roles) {
+        my $name = $role // 'anonymous';
+        my %o = (tls => 1);
+        if (defined $body) {
+            my $json = JSON::PP->new->canonical->encode($body);
+            $json =~ s/ROLE/$name/g;
+            %o = (%o, body => $json,
+                  headers => { 'Content-Type' => 'application/json' });
+        }
+        $o{headers}{Authorization} = "Bearer $token{$role}" if $role;
+        my $r = $t->req($method => $path, %o);
+
+        my $expect = $who eq 'all' ? 'ok'
+                   : !$role        ? 401
+                   : $who eq 'any' ? 'ok'
+                   : (grep { $_ eq $role } split /,/, $who) ? 'ok' : 403;
+
+        if ($expect eq 'ok') {
+            ok($r->{status} != 401 && $r->{status} != 403,
+               "$method $path as $name: allowed ($r->{status})");
+        } else {
+            is($r->{status}, $expect, "$method $path as $name: $expect");
+        }
+    }
+}
+
+# a user may change its own password, with the old one
+my $r = $t->req(POST => "/api/v1/users/$uid{clerk}/password", tls => 1,
+    json => { old_password => $pw, password => 'my new password' },
+    headers => $t->auth($token{clerk}));
+ok($r->{status} == 200 || $r->{status} == 204, 'own password changed');
+$r = $t->req(POST => "/api/v1/users/$uid{handler}/password", tls => 1,
+    json => { old_password => 'nope nope', password => 'my new password' },
+    headers => $t->auth($token{handler}));
+is($r->{status}, 403, 'own password, wrong old one: 403');
+
+$t->stop;
+done_testing;
