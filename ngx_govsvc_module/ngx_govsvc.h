@@ -269,6 +269,12 @@ void ngx_govsvc_actor(ngx_govsvc_ctx_t *ctx, const char **values);
 /* ends a request that was kept alive with r->main->count++ */
 void ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
+/* a JSON string member, checked: NULL when absent, or (the first fault
+ * found, in *field) when required, not a string, empty, holding NUL or
+ * invalid UTF-8, or longer than max characters */
+const char *ngx_govsvc_text(cJSON *obj, const char *name, size_t max,
+    ngx_uint_t required, const char **field);
+
 /* NUL-terminated copy of a query argument, or NULL when absent */
 char *ngx_govsvc_arg(ngx_http_request_t *r, const char *name);
 

@@ -66,8 +66,6 @@ static ngx_int_t ngx_govsvc_admin_get(ngx_govsvc_ctx_t *ctx,
 static ngx_int_t ngx_govsvc_admin_id(ngx_str_t *param, char *out);
 static ngx_int_t ngx_govsvc_admin_ref(cJSON *obj, const char *name,
     char *out, ngx_uint_t required, const char **field);
-static const char *ngx_govsvc_admin_text(cJSON *obj, const char *name,
-    size_t max, ngx_uint_t required, const char **field);
 static const char *ngx_govsvc_admin_phone(cJSON *obj, const char **field);
 static const char *ngx_govsvc_admin_roles(ngx_http_request_t *r,
     cJSON *obj, ngx_uint_t required, const char **field);
@@ -143,8 +141,8 @@ ngx_govsvc_departments_create(ngx_govsvc_ctx_t *ctx)
 
     field = NULL;
 
-    ad->values[4] = ngx_govsvc_admin_text(ctx->body, "name", 100, 1, &field);
-    region = ngx_govsvc_admin_text(ctx->body, "region", 6, 1, &field);
+    ad->values[4] = ngx_govsvc_text(ctx->body, "name", 100, 1, &field);
+    region = ngx_govsvc_text(ctx->body, "region", 6, 1, &field);
     ad->values[5] = ngx_govsvc_admin_phone(ctx->body, &field);
 
     if (field == NULL) {
@@ -213,7 +211,7 @@ ngx_govsvc_departments_update(ngx_govsvc_ctx_t *ctx)
     field = NULL;
 
     ad->values[3] = ad->id;
-    ad->values[4] = ngx_govsvc_admin_text(ctx->body, "name", 100, 0, &field);
+    ad->values[4] = ngx_govsvc_text(ctx->body, "name", 100, 0, &field);
     ad->values[5] = ngx_govsvc_admin_phone(ctx->body, &field);
     ad->values[6] = cJSON_GetObjectItemCaseSensitive(ctx->body, "phone")
                     ? "t" : "f";
@@ -278,7 +276,7 @@ ngx_govsvc_users_create(ngx_govsvc_ctx_t *ctx)
 
     field = NULL;
 
-    username = ngx_govsvc_admin_text(ctx->body, "username", 64, 1, &field);
+    username = ngx_govsvc_text(ctx->body, "username", 64, 1, &field);
 
     for (i = 0; username && username[i]; i++) {
         if (!((username[i] >= 'A' && username[i] <= 'Z')
@@ -296,7 +294,7 @@ ngx_govsvc_users_create(ngx_govsvc_ctx_t *ctx)
     }
 
     ad->values[3] = username;
-    ad->values[4] = ngx_govsvc_admin_text(ctx->body, "name", 50, 1, &field);
+    ad->values[4] = ngx_govsvc_text(ctx->body, "name", 50, 1, &field);
 
     if (ngx_govsvc_admin_ref(ctx->body, "department", ad->ref, 1, &field)
         == NGX_OK)
@@ -386,7 +384,7 @@ ngx_govsvc_users_update(ngx_govsvc_ctx_t *ctx)
     field = NULL;
 
     ad->values[3] = ad->id;
-    ad->values[4] = ngx_govsvc_admin_text(ctx->body, "name", 50, 0, &field);
+    ad->values[4] = ngx_govsvc_text(ctx->body, "name", 50, 0, &field);
 
     if (ngx_govsvc_admin_ref(ctx->body, "department", ad->ref, 0, &field)
         == NGX_OK)
@@ -885,8 +883,8 @@ ngx_govsvc_calendar_put(ngx_govsvc_ctx_t *ctx)
 
     field = NULL;
 
-    kind = ngx_govsvc_admin_text(ctx->body, "kind", 7, 1, &field);
-    name = ngx_govsvc_admin_text(ctx->body, "name", 50, 0, &field);
+    kind = ngx_govsvc_text(ctx->body, "kind", 7, 1, &field);
+    name = ngx_govsvc_text(ctx->body, "name", 50, 0, &field);
 
     if (field == NULL && ngx_strcmp(kind, "holiday") != 0
         && ngx_strcmp(kind, "workday") != 0)
@@ -1321,64 +1319,6 @@ ngx_govsvc_admin_ref(cJSON *obj, const char *name, char *out,
 }
 
 
-/*
- * A string member as a NUL-terminated C string: NULL when absent (or the
- * first fault found, in *field, when it is required, not a string, empty,
- * not valid text, or longer than max characters).
- *
- * A copy of the static ngx_govsvc_text() of ngx_govsvc_api.c, until that
- * one is shared.
- */
-
-static const char *
-ngx_govsvc_admin_text(cJSON *obj, const char *name, size_t max,
-    ngx_uint_t required, const char **field)
-{
-    u_char  *p;
-    size_t   len, chars;
-    cJSON   *item;
-
-    item = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
-
-    if (item == NULL || cJSON_IsNull(item)) {
-        if (required && *field == NULL) {
-            *field = name;
-        }
-
-        return NULL;
-    }
-
-    if (!cJSON_IsString(item)) {
-        goto invalid;
-    }
-
-    len = ngx_strlen(item->valuestring);
-
-    if (len == 0 || !gs_utf8_valid_text((u_char *) item->valuestring, len)) {
-        goto invalid;
-    }
-
-    chars = 0;
-    for (p = (u_char *) item->valuestring; *p; p++) {
-        chars += (*p & 0xC0) != 0x80;
-    }
-
-    if (chars > max) {
-        goto invalid;
-    }
-
-    return item->valuestring;
-
-invalid:
-
-    if (*field == NULL) {
-        *field = name;
-    }
-
-    return NULL;
-}
-
-
 /* "phone": optional, digits, '-', '+' and spaces, at most 32 */
 
 static const char *
@@ -1388,7 +1328,7 @@ ngx_govsvc_admin_phone(cJSON *obj, const char **field)
     const char  *phone, *before;
 
     before = *field;
-    phone = ngx_govsvc_admin_text(obj, "phone", 32, 0, field);
+    phone = ngx_govsvc_text(obj, "phone", 32, 0, field);
 
     if (phone == NULL || before != *field) {
         return NULL;

@@ -65,8 +65,6 @@ static void ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res,
 static const char *ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_consult_t *cs);
 static ngx_int_t ngx_govsvc_limit(ngx_http_request_t *r, const char **limit);
-static const char *ngx_govsvc_text(cJSON *obj, const char *name,
-    size_t max, ngx_uint_t required, const char **field);
 static void ngx_govsvc_today(char out[11]);
 
 
@@ -859,61 +857,6 @@ ngx_govsvc_limit(ngx_http_request_t *r, const char **limit)
     *limit = s;
 
     return NGX_OK;
-}
-
-
-/*
- * A string member as a NUL-terminated C string: NULL when absent (or the
- * first fault found, in *field, when it is required, not a string, empty,
- * holds NUL, or is longer than max characters).
- */
-
-static const char *
-ngx_govsvc_text(cJSON *obj, const char *name, size_t max,
-    ngx_uint_t required, const char **field)
-{
-    u_char  *p;
-    size_t   len, chars;
-    cJSON   *item;
-
-    item = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
-
-    if (item == NULL || cJSON_IsNull(item)) {
-        if (required && *field == NULL) {
-            *field = name;
-        }
-
-        return NULL;
-    }
-
-    if (!cJSON_IsString(item)) {
-        goto invalid;
-    }
-
-    len = ngx_strlen(item->valuestring);
-
-    if (len == 0 || !gs_utf8_valid_text((u_char *) item->valuestring, len)) {
-        goto invalid;
-    }
-
-    chars = 0;
-    for (p = (u_char *) item->valuestring; *p; p++) {
-        chars += (*p & 0xC0) != 0x80;
-    }
-
-    if (chars > max) {
-        goto invalid;
-    }
-
-    return item->valuestring;
-
-invalid:
-
-    if (*field == NULL) {
-        *field = name;
-    }
-
-    return NULL;
 }
 
 

@@ -11,6 +11,7 @@
 
 #include "ngx_govsvc.h"
 #include "gs_json.h"
+#include "gs_utf8.h"
 
 
 static ngx_uint_t ngx_govsvc_media_type(ngx_http_request_t *r,
@@ -583,4 +584,59 @@ ngx_govsvc_arg(ngx_http_request_t *r, const char *name)
     *dst = '\0';
 
     return (char *) value.data;
+}
+
+
+/*
+ * A string member as a NUL-terminated C string: NULL when absent (or the
+ * first fault found, in *field, when it is required, not a string, empty,
+ * holds NUL, or is longer than max characters).
+ */
+
+const char *
+ngx_govsvc_text(cJSON *obj, const char *name, size_t max,
+    ngx_uint_t required, const char **field)
+{
+    u_char  *p;
+    size_t   len, chars;
+    cJSON   *item;
+
+    item = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        if (required && *field == NULL) {
+            *field = name;
+        }
+
+        return NULL;
+    }
+
+    if (!cJSON_IsString(item)) {
+        goto invalid;
+    }
+
+    len = ngx_strlen(item->valuestring);
+
+    if (len == 0 || !gs_utf8_valid_text((u_char *) item->valuestring, len)) {
+        goto invalid;
+    }
+
+    chars = 0;
+    for (p = (u_char *) item->valuestring; *p; p++) {
+        chars += (*p & 0xC0) != 0x80;
+    }
+
+    if (chars > max) {
+        goto invalid;
+    }
+
+    return item->valuestring;
+
+invalid:
+
+    if (*field == NULL) {
+        *field = name;
+    }
+
+    return NULL;
 }
