@@ -39,7 +39,7 @@ include core/core.mk
 test: deps module unit unit-valgrind
 	prove -I t/lib -r t/
 
-run: deps module
+run: deps module passwd-tool
 	scripts/run.sh
 
 bench: deps module

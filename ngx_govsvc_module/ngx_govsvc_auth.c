@@ -641,10 +641,14 @@ ngx_govsvc_login_checked(ngx_govsvc_ctx_t *ctx, ngx_int_t rc)
     if (rc == NGX_OK && lg->user_id[0] && lg->active) {
         rc = ngx_govsvc_login_open(ctx, lg, "password");
 
-    } else if (rc == NGX_ERROR) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
     } else {
+        if (rc == NGX_ERROR) {
+            /* the user learns what any failure tells; the operator more */
+            ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                          "govsvc: the stored password hash of user \"%s\""
+                          " is malformed", lg->username);
+        }
+
         rc = ngx_govsvc_login_failed(ctx, lg, NGX_HTTP_UNAUTHORIZED,
                                      "bad_credentials",
                                      "wrong username or password");
