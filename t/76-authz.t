@@ -20,6 +20,7 @@ for my $role (@roles) {
     $token{$role} = $t->login("r_$role", $pw)->{token};
 }
 my $dept = $t->psql('SELECT min(id) FROM departments');
+my $pem = GovSvc::Test::slurp($t->ca_dir . '/users/supervisor.crt');
 # the user the rows act on, so that no signed-in user is changed
 my $other = $t->create_user(username => 'target', name => 'target',
                             roles => ['clerk'], password => $pw);
@@ -53,7 +54,14 @@ my @table = (
     # someone else's password: admin only (a user may change its own)
     [POST   => "/api/v1/users/$other/password",     'admin',
         { password => 'another password' }],
+    [POST   => "/api/v1/users/$other/certificates", 'admin',
+        \$pem],
     [DELETE => "/api/v1/users/$other/certificates/" . ('0' x 64), 'admin'],
+    [POST   => '/api/v1/sessions',                  'all',
+        { username => 'r_ROLE', password => 'not the password' }],
+    [POST   => '/api/v1/sessions/cert',             'all'],
+    # last: it ends each role's session
+    [DELETE => '/api/v1/sessions/current',          'any'],
 );
 
 for my $row (@table) {
@@ -61,7 +69,10 @@ for my $row (@table) {
     for my $role (undef, @roles) {
         my $name = $role // 'anonymous';
         my %o = (tls => 1);
-        if (defined $body) {
+        if (ref $body eq 'SCALAR') {
+            %o = (%o, body => $$body,
+                  headers => { 'Content-Type' => 'application/x-pem-file' });
+        } elsif (defined $body) {
             my $json = JSON::PP->new->canonical->encode($body);
             $json =~ s/ROLE/$name/g;
             %o = (%o, body => $json,
@@ -75,16 +86,23 @@ for my $row (@table) {
                    : $who eq 'any' ? 'ok'
                    : (grep { $_ eq $role } split /,/, $who) ? 'ok' : 403;
 
+        # refused for access: 401 unauthenticated or 403 forbidden; a
+        # sign-in route's own 401 (bad_credentials) is an answer on merits
+        my $code = $r->{json} && $r->{json}{error} ? $r->{json}{error}{code}
+                                                  : '';
         if ($expect eq 'ok') {
-            ok($r->{status} != 401 && $r->{status} != 403,
-               "$method $path as $name: allowed ($r->{status})");
+            ok($code ne 'unauthenticated' && $code ne 'forbidden',
+               "$method $path as $name: allowed ($r->{status} $code)");
         } else {
-            is($r->{status}, $expect, "$method $path as $name: $expect");
+            is("$r->{status} $code",
+               $expect == 401 ? '401 unauthenticated' : '403 forbidden',
+               "$method $path as $name: $expect");
         }
     }
 }
 
 # a user may change its own password, with the old one
+$token{$_} = $t->login("r_$_", $pw)->{token} for qw(clerk handler);
 my $r = $t->req(POST => "/api/v1/users/$uid{clerk}/password", tls => 1,
     json => { old_password => $pw, password => 'my new password' },
     headers => $t->auth($token{clerk}));
