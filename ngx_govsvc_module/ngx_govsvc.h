@@ -36,6 +36,10 @@ typedef struct ngx_govsvc_ctx_s       ngx_govsvc_ctx_t;
 typedef struct ngx_govsvc_route_s     ngx_govsvc_route_t;
 typedef struct ngx_govsvc_user_s      ngx_govsvc_user_t;
 
+/* see ngx_govsvc_pg_query() */
+typedef void (*ngx_govsvc_pg_handler_pt)(ngx_govsvc_pg_t *pg,
+    PGresult *res, void *data);
+
 
 #ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
 #define NGX_HTTP_UNPROCESSABLE_ENTITY 422
@@ -253,6 +257,12 @@ ngx_int_t ngx_govsvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
     const char *what);
 
+/* sends sql on a new PostgreSQL handle, ctx->pg, and keeps the request
+ * for handler(pg, res, data); NGX_DONE, or the 503 already answered */
+ngx_int_t ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql,
+    int nparams, const char *const *values, ngx_govsvc_pg_handler_pt handler,
+    void *data);
+
 /* runs a statement that returns one JSON value and answers it with
  * status (404 when no row); NGX_DONE or an answer already given */
 ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
@@ -281,16 +291,6 @@ char *ngx_govsvc_arg(ngx_http_request_t *r, const char *name);
 
 /* ---- ngx_govsvc_pg.c: PostgreSQL, per-worker pool, never blocking ---- */
 
-/*
- * handler gets res == NULL when the connection failed or timed out (the
- * caller answers 503); otherwise res is the statement's last result, or
- * its first error, owned by the driver and cleared after the handler
- * returns.  The handler is always called from the event loop, never from
- * inside ngx_govsvc_pg_query().
- */
-typedef void (*ngx_govsvc_pg_handler_pt)(ngx_govsvc_pg_t *pg,
-    PGresult *res, void *data);
-
 ngx_govsvc_pg_pool_t *ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle,
     ngx_govsvc_main_conf_t *gmcf);
 void ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool);
@@ -298,8 +298,14 @@ void ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool);
 /* a request's handle; the connection is taken on the first query */
 ngx_govsvc_pg_t *ngx_govsvc_pg_open(ngx_http_request_t *r);
 
-/* NGX_OK: handler will be called; NGX_DECLINED: PostgreSQL is away or the
- * queue is full, answer 503 at once */
+/*
+ * NGX_OK: handler will be called; NGX_DECLINED: PostgreSQL is away or the
+ * queue is full, answer 503 at once.  The handler gets res == NULL when
+ * the connection failed or timed out (the caller answers 503); otherwise
+ * res is the statement's last result, or its first error, owned by the
+ * driver and cleared after the handler returns.  It is always called from
+ * the event loop, never from inside ngx_govsvc_pg_query().
+ */
 ngx_int_t ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql,
     int nparams, const char *const *values,
     ngx_govsvc_pg_handler_pt handler, void *data);

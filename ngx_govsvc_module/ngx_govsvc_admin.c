@@ -509,23 +509,10 @@ ngx_govsvc_users_password(ngx_govsvc_ctx_t *ctx)
 
     /* the user itself: the old password first */
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "SELECT password_hash FROM users"
             " WHERE id = $1::bigint AND active AND password_hash IS NOT NULL",
-            1, &ad->values[3], ngx_govsvc_admin_stored, ad)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            1, &ad->values[3], ngx_govsvc_admin_stored, ad);
 }
 
 
@@ -1214,21 +1201,8 @@ ngx_govsvc_admin_list(ngx_govsvc_ctx_t *ctx, const char *sql)
     ad->sql = sql;
     ad->nparams = 2;
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg, sql, 2, &ad->values[3],
-                            ngx_govsvc_admin_result, ad)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_govsvc_query(ctx, sql, 2, &ad->values[3],
+                            ngx_govsvc_admin_result, ad);
 }
 
 

@@ -283,27 +283,10 @@ ngx_int_t
 ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
     const char *sql, int nparams, const char **values)
 {
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ctx->status = status;
 
-    if (ngx_govsvc_pg_query(ctx->pg, sql, nparams, values,
-                            ngx_govsvc_json_result, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_govsvc_query(ctx, sql, nparams, values,
+                            ngx_govsvc_json_result, ctx);
 }
 
 
@@ -541,26 +524,13 @@ ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
     ngx_govsvc_today(cs->today);
     cs->outbox[0] = cs->today;
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ctx->step = NGX_GOVSVC_CONSULT_CALENDAR;
 
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "SELECT day::text, kind FROM calendar_days"
             " WHERE day > $1::date AND day <= $1::date + 366"
             " ORDER BY day",
-            1, cs->outbox, ngx_govsvc_consult_step, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            1, cs->outbox, ngx_govsvc_consult_step, ctx);
 }
 
 

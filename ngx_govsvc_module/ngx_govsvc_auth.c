@@ -163,21 +163,8 @@ ngx_govsvc_authenticate(ngx_govsvc_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg, ngx_govsvc_session_sql, 3, values,
-                            ngx_govsvc_auth_result, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+    return ngx_govsvc_query(ctx, ngx_govsvc_session_sql, 3, values,
+                            ngx_govsvc_auth_result, ctx);
 }
 
 
@@ -448,25 +435,12 @@ ngx_govsvc_sessions_create(ngx_govsvc_ctx_t *ctx)
         return rc;
     }
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     lg->values[0] = lg->username;
 
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "SELECT id, password_hash, active FROM users"
             " WHERE username = $1",
-            1, lg->values, ngx_govsvc_login_user, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            1, lg->values, ngx_govsvc_login_user, ctx);
 }
 
 
@@ -705,24 +679,11 @@ ngx_govsvc_sessions_cert(ngx_govsvc_ctx_t *ctx)
     ngx_hex_dump((u_char *) lg->cert, md, n);
     lg->values[0] = lg->cert;
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "SELECT u.id, u.username FROM user_certificates c"
             " JOIN users u ON u.id = c.user_id"
             " WHERE c.sha256 = $1 AND u.active",
-            1, lg->values, ngx_govsvc_login_cert_user, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            1, lg->values, ngx_govsvc_login_cert_user, ctx);
 }
 
 
@@ -811,12 +772,7 @@ ngx_govsvc_login_open(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "WITH s AS (INSERT INTO sessions (token_hash, csrf_hash, user_id,"
             "   cert_sha256, address, expires_at)"
             "  VALUES ($1, $2, $4::bigint, $5, $3, now() + $6::interval)"
@@ -835,15 +791,7 @@ ngx_govsvc_login_open(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
             "  'region', u.region)),"
             "  extract(epoch FROM s.expires_at - now())::bigint"
             " FROM s, u, a",
-            7, lg->values, ngx_govsvc_login_opened, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            7, lg->values, ngx_govsvc_login_opened, ctx);
 }
 
 
@@ -905,11 +853,7 @@ done:
 }
 
 
-/*
- * Counts the failure, writes its audit entry, then answers.  The answer
- * does not wait for the audit statement when PostgreSQL is away: the
- * client learns nothing from the difference.
- */
+/* counts the failure, writes its audit entry, then answers */
 
 static ngx_int_t
 ngx_govsvc_login_failed(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
@@ -941,22 +885,12 @@ ngx_govsvc_login_failed(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
     lg->values[4] = lg->cert[0] ? lg->cert : "";
     lg->values[5] = code;
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-
-    if (ctx->pg == NULL
-        || ngx_govsvc_pg_query(ctx->pg,
+    /* PostgreSQL away: the 503 tells no more than the 401 would */
+    return ngx_govsvc_query(ctx,
                "SELECT govsvc_audit_append($1::bigint, $2, $3,"
                " 'login_failed', 'user:' || $4, jsonb_build_object("
                " 'reason', $6::text, 'certificate', nullif($5, '')))",
-               6, lg->values, ngx_govsvc_login_failure_logged, ctx)
-           != NGX_OK)
-    {
-        return ngx_govsvc_send_error(r, status, code, message, NULL);
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+               6, lg->values, ngx_govsvc_login_failure_logged, ctx);
 }
 
 
@@ -1003,26 +937,13 @@ ngx_govsvc_sessions_delete(ngx_govsvc_ctx_t *ctx)
     ngx_govsvc_actor(ctx, values);
     values[3] = (const char *) ctx->user->token_hash;
 
-    ctx->pg = ngx_govsvc_pg_open(r);
-    if (ctx->pg == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pg_query(ctx->pg,
+    return ngx_govsvc_query(ctx,
             "WITH s AS (UPDATE sessions SET revoked_at = now()"
             "  WHERE token_hash = $4 AND revoked_at IS NULL"
             "  RETURNING user_id)"
             " SELECT govsvc_audit_append($1::bigint, $2, $3, 'logout',"
             "  'user:' || s.user_id, '{}') FROM s",
-            4, values, ngx_govsvc_sessions_deleted, ctx)
-        != NGX_OK)
-    {
-        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
+            4, values, ngx_govsvc_sessions_deleted, ctx);
 }
 
 

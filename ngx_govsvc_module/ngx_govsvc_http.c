@@ -549,6 +549,31 @@ ngx_govsvc_send_unavailable(ngx_http_request_t *r, const char *what)
 }
 
 
+ngx_int_t
+ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
+    const char *const *values, ngx_govsvc_pg_handler_pt handler, void *data)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ctx->pg = ngx_govsvc_pg_open(r);
+    if (ctx->pg == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_govsvc_pg_query(ctx->pg, sql, nparams, values, handler, data)
+        != NGX_OK)
+    {
+        return ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 void
 ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
