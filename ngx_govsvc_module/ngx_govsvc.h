@@ -256,6 +256,8 @@ ngx_int_t ngx_govsvc_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, const char *field);
 ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
     const char *what);
+ngx_int_t ngx_govsvc_send_rate_limited(ngx_http_request_t *r,
+    ngx_msec_t left, const char *message);
 
 /* sends sql on a new PostgreSQL handle, ctx->pg, and keeps the request
  * for handler(pg, res, data); NGX_DONE, or the 503 already answered */

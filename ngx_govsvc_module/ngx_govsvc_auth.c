@@ -454,7 +454,6 @@ ngx_govsvc_login_limited(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
     ngx_str_t                key, value;
     ngx_uint_t               by_user;
     ngx_msec_t               left;
-    ngx_table_elt_t         *h;
     ngx_http_request_t      *r;
     ngx_govsvc_main_conf_t  *gmcf;
 
@@ -490,29 +489,9 @@ ngx_govsvc_login_limited(ngx_govsvc_ctx_t *ctx, ngx_govsvc_login_t *lg,
             continue;
         }
 
-        ngx_govsvc_count(rate_limited);
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_DECLINED;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Retry-After");
-        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (h->value.data == NULL) {
-            *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-            return NGX_DECLINED;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%M", (left + 999) / 1000)
-                       - h->value.data;
-
-        *rc = ngx_govsvc_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                    "rate_limited",
-                                    "too many failed sign-ins; try later",
-                                    NULL);
+        *rc = ngx_govsvc_send_rate_limited(r, left,
+                                           "too many failed sign-ins; "
+                                           "try later");
         return NGX_DECLINED;
     }
 

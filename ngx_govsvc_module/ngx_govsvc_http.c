@@ -374,8 +374,6 @@ ngx_govsvc_public_limit(ngx_http_request_t *r, ngx_int_t *rc)
     int64_t                  count;
     ngx_str_t                key;
     ngx_msec_t               left;
-    ngx_table_elt_t         *h;
-    ngx_govsvc_metrics_t    *m;
     ngx_govsvc_main_conf_t  *gmcf;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
@@ -403,33 +401,40 @@ ngx_govsvc_public_limit(ngx_http_request_t *r, ngx_int_t *rc)
         return NGX_OK;
     }
 
-    m = ngx_govsvc_metrics();
-    if (m) {
-        ngx_atomic_fetch_add(&m->rate_limited, 1);
-    }
+    *rc = ngx_govsvc_send_rate_limited(r, left,
+                                       "too many requests from this address");
+
+    return NGX_DECLINED;
+}
+
+
+/* 429 rate_limited, with Retry-After: the seconds left of the window */
+
+ngx_int_t
+ngx_govsvc_send_rate_limited(ngx_http_request_t *r, ngx_msec_t left,
+    const char *message)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_govsvc_count(rate_limited);
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     h->hash = 1;
     ngx_str_set(&h->key, "Retry-After");
     h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
     if (h->value.data == NULL) {
-        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     h->value.len = ngx_sprintf(h->value.data, "%M", (left + 999) / 1000)
                    - h->value.data;
 
-    *rc = ngx_govsvc_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                "rate_limited",
-                                "too many requests from this address", NULL);
-
-    return NGX_DECLINED;
+    return ngx_govsvc_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                 "rate_limited", message, NULL);
 }
 
 
