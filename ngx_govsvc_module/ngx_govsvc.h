@@ -415,6 +415,21 @@ ngx_int_t ngx_govsvc_sessions_delete(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_me(ngx_govsvc_ctx_t *ctx);
 
 
+/* ---- ngx_govsvc_items.c: the catalog of service items (事项) ---- */
+
+ngx_int_t ngx_govsvc_items_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_items_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_items_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_items_update(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_cases.c: registering and reading cases (办件) ---- */
+
+ngx_int_t ngx_govsvc_cases_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cases_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx);
+
+
 /* ---- ngx_govsvc_admin.c: administration (role admin) ---- */
 
 ngx_int_t ngx_govsvc_departments_list(ngx_govsvc_ctx_t *ctx);

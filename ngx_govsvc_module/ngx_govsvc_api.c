@@ -69,7 +69,10 @@ static void ngx_govsvc_today(char out[11]);
 
 
 #define ADMIN  NGX_GOVSVC_ROLE_ADMIN
+#define CLERK  NGX_GOVSVC_ROLE_CLERK
 #define ANY    NGX_GOVSVC_ROLE_ANY
+/* the staff who work on cases: everyone but the administrator */
+#define STAFF  (NGX_GOVSVC_ROLE_ANY & ~NGX_GOVSVC_ROLE_ADMIN)
 #define GET    (NGX_HTTP_GET|NGX_HTTP_HEAD)
 #define JSON   NGX_GOVSVC_BODY_JSON
 
@@ -96,6 +99,20 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
       ngx_govsvc_sessions_delete, 0, ANY, "sessions_delete" },
     { GET, "/api/v1/me", ngx_govsvc_me, 0, ANY, "me" },
 
+    { GET, "/api/v1/items", ngx_govsvc_items_list, 0, 0, "items_list" },
+    { NGX_HTTP_POST, "/api/v1/items", ngx_govsvc_items_create, JSON, ADMIN,
+      "items_create" },
+    { GET, "/api/v1/items/{}", ngx_govsvc_items_get, 0, 0, "items_get" },
+    { NGX_HTTP_PUT, "/api/v1/items/{}", ngx_govsvc_items_update, JSON,
+      ADMIN, "items_update" },
+
+    { NGX_HTTP_POST, "/api/v1/cases", ngx_govsvc_cases_create, JSON, CLERK,
+      "cases_create" },
+    { GET, "/api/v1/cases/{}", ngx_govsvc_cases_get, 0, STAFF,
+      "cases_get" },
+    { NGX_HTTP_PATCH, "/api/v1/cases/{}", ngx_govsvc_cases_patch, JSON,
+      CLERK, "cases_patch" },
+
     { GET, "/api/v1/departments", ngx_govsvc_departments_list, 0, ADMIN,
       "departments_list" },
     { NGX_HTTP_POST, "/api/v1/departments", ngx_govsvc_departments_create,
@@ -121,6 +138,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
 };
 
 #undef ADMIN
+#undef CLERK
+#undef STAFF
 #undef ANY
 #undef GET
 #undef JSON
