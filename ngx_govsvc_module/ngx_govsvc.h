@@ -287,6 +287,9 @@ void ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc);
 const char *ngx_govsvc_text(cJSON *obj, const char *name, size_t max,
     ngx_uint_t required, const char **field);
 
+/* NUL-terminated copy of a request header's value, or NULL when absent */
+const char *ngx_govsvc_header(ngx_http_request_t *r, const char *name);
+
 /* NUL-terminated copy of a query argument, or NULL when absent */
 char *ngx_govsvc_arg(ngx_http_request_t *r, const char *name);
 

@@ -288,35 +288,15 @@ ngx_govsvc_auth_token(ngx_http_request_t *r, ngx_str_t *token,
 static ngx_int_t
 ngx_govsvc_auth_csrf(ngx_http_request_t *r, const char *csrf_hash)
 {
-    u_char            hash[65];
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    ngx_uint_t        i;
+    u_char       hash[65];
+    const char  *token;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-CSRF-Token") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-CSRF-Token",
-                               sizeof("X-CSRF-Token") - 1) == 0)
-        {
-            break;
-        }
+    token = ngx_govsvc_header(r, "X-CSRF-Token");
+    if (token == NULL) {
+        return NGX_DECLINED;
     }
 
-    ngx_govsvc_sha256_hex(h[i].value.data, h[i].value.len, hash);
+    ngx_govsvc_sha256_hex((u_char *) token, ngx_strlen(token), hash);
 
     return CRYPTO_memcmp(hash, csrf_hash, 64) == 0 ? NGX_OK : NGX_DECLINED;
 }

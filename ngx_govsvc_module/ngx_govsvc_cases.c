@@ -1,26 +1,1064 @@
 
-/* STUB: being written */
+/*
+ * GovSvc: registering a case (收件), reading it, and keeping a draft
+ * (临时保留).  The outcomes (accept, reject, correction) and their notices
+ * come next; a draft already shows the Art.32 deadline: a case not
+ * answered with a correction notice within 5 working days of receipt is
+ * deemed accepted from the day of receipt.
+ */
+
 
 #include "ngx_govsvc.h"
+#include "gs_calendar.h"
+#include "gs_ident.h"
+#include "gs_region.h"
+
+#include <openssl/sha.h>
+
+
+#define NGX_GOVSVC_ART32_DAYS     5
+#define NGX_GOVSVC_YELLOW_DAYS    2
+#define NGX_GOVSVC_KEY_MAX        128
+
+
+/* ngx_govsvc_case_check()'s answer when memory ran out, not a field */
+static const char  ngx_govsvc_case_oom[] = "";
+
+
+typedef struct {
+    ngx_govsvc_ctx_t         *ctx;
+    const char               *values[17];
+    const char               *key;              /* Idempotency-Key */
+    u_char                    body_hash[65];
+    char                      version[NGX_INT_T_LEN + 1];
+    char                      department[NGX_INT64_LEN + 1];
+    char                      item_version[NGX_INT_T_LEN + 1];
+} ngx_govsvc_case_t;
+
+
+static void ngx_govsvc_case_item(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static ngx_int_t ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx,
+    ngx_uint_t status, PGresult *res);
+static cJSON *ngx_govsvc_case_deadline(ngx_pool_t *pool,
+    const char *received, const char *calendar, const char *state);
+static const char *ngx_govsvc_case_check(ngx_govsvc_ctx_t *ctx,
+    ngx_govsvc_case_t *cs, const char *fields, const char *materials,
+    ngx_uint_t partial);
+static const char *ngx_govsvc_check_applicant(cJSON *a, cJSON **out);
+static const char *ngx_govsvc_check_form(ngx_pool_t *pool, cJSON *form,
+    cJSON *defs, cJSON **out);
+static const char *ngx_govsvc_check_materials(cJSON *given, cJSON *defs,
+    cJSON **out);
+static char *ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json);
+static const char *ngx_govsvc_member(cJSON *obj, const char *name);
+static ngx_int_t ngx_govsvc_case_no(ngx_govsvc_ctx_t *ctx,
+    const char **case_no);
+
+
+/* what every case answer selects: the case, its receipt date, calendar */
+#define NGX_GOVSVC_CASE_COLUMNS(c)                                           \
+    "govsvc_case_json(" c "), "                                              \
+    "(" c ".received_at AT TIME ZONE 'Asia/Shanghai')::date::text, "         \
+    "govsvc_calendar_from((" c ".received_at AT TIME ZONE"                   \
+    " 'Asia/Shanghai')::date), " c ".state"
+
+
+/*
+ * POST /api/v1/cases: checks the item and a replayed Idempotency-Key in
+ * one statement, then the body against the item, then writes the case,
+ * its audit entry, its outbox event and the kept answer in another.
+ */
 
 ngx_int_t
 ngx_govsvc_cases_create(ngx_govsvc_ctx_t *ctx)
 {
-    return NGX_HTTP_NOT_IMPLEMENTED;
+    char                *text;
+    u_char               md[SHA256_DIGEST_LENGTH];
+    cJSON               *item;
+    ngx_http_request_t  *r;
+    ngx_govsvc_case_t   *cs;
+
+    r = ctx->request;
+
+    cs = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_case_t));
+    if (cs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cs->ctx = ctx;
+    ctx->data = cs;
+
+    cs->key = ngx_govsvc_header(r, "Idempotency-Key");
+
+    if (cs->key && (cs->key[0] == '\0'
+                    || ngx_strlen(cs->key) > NGX_GOVSVC_KEY_MAX))
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request",
+                                     "Idempotency-Key must be 1 to 128 "
+                                     "characters", NULL);
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(ctx->body, "item_code");
+    if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "the item is required", "item_code");
+    }
+
+    /* "the same body": the parsed body printed again, member order kept */
+    text = cJSON_PrintUnformatted(ctx->body);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    SHA256((u_char *) text, ngx_strlen(text), md);
+    cJSON_free(text);
+    ngx_hex_dump(cs->body_hash, md, sizeof(md));
+
+    cs->values[0] = item->valuestring;
+    cs->values[1] = (const char *) ctx->user->id_text;
+    cs->values[2] = cs->key;
+
+    return ngx_govsvc_query(ctx,
+        "SELECT i.code IS NOT NULL, i.status, i.department, i.version,"
+        "  i.fields::text, i.materials::text,"
+        "  k.body_sha256, k.status, k.answer"
+        " FROM (SELECT 1) AS one"
+        " LEFT JOIN items i ON i.code = $1"
+        " LEFT JOIN idempotency_keys k ON k.user_id = $2::bigint"
+        "  AND k.key = $3 AND k.created_at > now() - interval '24 hours'",
+        3, cs->values, ngx_govsvc_case_item, cs);
 }
 
+
+static void
+ngx_govsvc_case_item(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    ngx_int_t                rc;
+    const char              *field, **v;
+    ngx_govsvc_ctx_t        *ctx;
+    ngx_http_request_t      *r;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    ctx = cs->ctx;
+    r = ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+        goto done;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_govsvc_db_error(r, res);
+        goto done;
+    }
+
+    if (!PQgetisnull(res, 0, 6)) {
+        if (ngx_strcmp(PQgetvalue(res, 0, 6), cs->body_hash) != 0) {
+            rc = ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "duplicate",
+                                       "this Idempotency-Key was used for "
+                                       "another request", NULL);
+            goto done;
+        }
+
+        /* the same request again: the first answer, nothing created */
+        rc = ngx_govsvc_send_json(r, ngx_atoi((u_char *) PQgetvalue(res, 0, 7),
+                                              PQgetlength(res, 0, 7)),
+                                  (u_char *) PQgetvalue(res, 0, 8),
+                                  PQgetlength(res, 0, 8));
+        goto done;
+    }
+
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                   "validation_failed", "no such item",
+                                   "item_code");
+        goto done;
+    }
+
+    if (ngx_strcmp(PQgetvalue(res, 0, 1), "active") != 0) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                   "validation_failed",
+                                   "the item is suspended", "item_code");
+        goto done;
+    }
+
+    if (ngx_atoof((u_char *) PQgetvalue(res, 0, 2), PQgetlength(res, 0, 2))
+        != ctx->user->department)
+    {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                   "the item belongs to another department",
+                                   NULL);
+        goto done;
+    }
+
+    ngx_cpystrn((u_char *) cs->item_version,
+                (u_char *) PQgetvalue(res, 0, 3), sizeof(cs->item_version));
+
+    field = ngx_govsvc_case_check(ctx, cs, PQgetvalue(res, 0, 4),
+                                  PQgetvalue(res, 0, 5), 0);
+    if (field == ngx_govsvc_case_oom) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    if (field) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                   "validation_failed",
+                                   "a field is missing or invalid", field);
+        goto done;
+    }
+
+    /* [3..6] the case's parts, set by ngx_govsvc_case_check() */
+    v = cs->values;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    v[0] = (const char *) gmcf->node.data;
+    v[1] = cJSON_GetObjectItemCaseSensitive(ctx->body, "item_code")
+               ->valuestring;
+    v[2] = cs->item_version;
+    v[7] = (const char *) ctx->user->id_text;
+    ngx_sprintf((u_char *) cs->department, "%L%Z", ctx->user->department);
+    v[8] = cs->department;
+    ngx_govsvc_actor(ctx, &v[9]);               /* [9], [10], [11] */
+    v[12] = cs->key;
+    v[13] = (const char *) cs->body_hash;
+
+    ctx->status = NGX_HTTP_CREATED;
+
+    rc = ngx_govsvc_query(ctx,
+        "WITH c AS (INSERT INTO cases (case_no, node, item_code,"
+        "   item_version, project_name, applicant, form, materials, channel,"
+        "   department, created_by)"
+        "  VALUES (govsvc_case_no($1), $1, $2, $3::int, $4, $5::jsonb,"
+        "   $6::jsonb, $7::jsonb, 'window', $9::bigint, $8::bigint)"
+        "  RETURNING *),"
+        " j AS (SELECT " NGX_GOVSVC_CASE_COLUMNS("c") " FROM c),"
+        " a AS (SELECT govsvc_audit_append($10::bigint, $11, $12,"
+        "  'case.create', 'case:' || c.case_no, '{}') FROM c),"
+        " o AS (SELECT govsvc_outbox_append($1, 'case.created', c.case_no,"
+        "  jsonb_build_object('item', c.item_code, 'state', c.state))"
+        "  FROM c),"
+        " k AS (INSERT INTO idempotency_keys (user_id, key, body_sha256,"
+        "   status, answer)"
+        "  SELECT $8::bigint, $13::text, $14, 201, j.govsvc_case_json::text"
+        "  FROM j WHERE $13::text IS NOT NULL)"
+        " SELECT j.* FROM j, a, o",
+        14, cs->values, ngx_govsvc_case_written, cs);
+
+done:
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+static void
+ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = cs->ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* a concurrent twin with the same Idempotency-Key lands here */
+        rc = ngx_govsvc_db_error(r, res);
+
+    } else if (PQntuples(res) != 1) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "version_conflict",
+                                   "the case changed meanwhile; read it "
+                                   "again", NULL);
+
+    } else {
+        rc = ngx_govsvc_case_answer(cs->ctx, cs->ctx->status, res);
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* GET /api/v1/cases/{case_no}: the department's staff, and supervisors
+ * of its region and the regions above */
 
 ngx_int_t
 ngx_govsvc_cases_get(ngx_govsvc_ctx_t *ctx)
 {
-    return NGX_HTTP_NOT_IMPLEMENTED;
+    ngx_govsvc_case_t  *cs;
+
+    cs = ngx_pcalloc(ctx->request->pool, sizeof(ngx_govsvc_case_t));
+    if (cs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cs->ctx = ctx;
+
+    if (ngx_govsvc_case_no(ctx, &cs->values[0]) != NGX_OK) {
+        return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
+                                     "not_found", "no such case", NULL);
+    }
+
+    return ngx_govsvc_query(ctx,
+        "SELECT " NGX_GOVSVC_CASE_COLUMNS("c") ", c.department, d.region"
+        " FROM cases c JOIN departments d ON d.id = c.department"
+        " WHERE c.case_no = $1 AND c.state <> 'deleted'",
+        1, cs->values, ngx_govsvc_case_found, cs);
 }
 
+
+static void
+ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    ngx_int_t            rc;
+    ngx_govsvc_user_t   *u;
+    ngx_http_request_t  *r;
+
+    r = cs->ctx->request;
+    u = cs->ctx->user;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_govsvc_db_error(r, res);
+
+    } else if (PQntuples(res) != 1) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such case", NULL);
+
+    } else if (ngx_atoof((u_char *) PQgetvalue(res, 0, 4),
+                         PQgetlength(res, 0, 4)) != u->department
+               && !((u->roles & NGX_GOVSVC_ROLE_SUPERVISOR)
+                    && gs_region_within((char *) u->region,
+                                        PQgetvalue(res, 0, 5))))
+    {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                   "the case belongs to another department",
+                                   NULL);
+
+    } else {
+        rc = ngx_govsvc_case_answer(cs->ctx, NGX_HTTP_OK, res);
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/*
+ * PATCH /api/v1/cases/{case_no} {"version", and any of "project_name",
+ * "applicant", "form", "materials"}: a draft or a case waiting for
+ * corrections, of the clerk's department.
+ */
 
 ngx_int_t
 ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx)
 {
-    return NGX_HTTP_NOT_IMPLEMENTED;
+    cJSON               *version;
+    ngx_http_request_t  *r;
+    ngx_govsvc_case_t   *cs;
+
+    r = ctx->request;
+
+    cs = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_case_t));
+    if (cs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cs->ctx = ctx;
+
+    if (ngx_govsvc_case_no(ctx, &cs->values[0]) != NGX_OK) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                     "no such case", NULL);
+    }
+
+    version = cJSON_GetObjectItemCaseSensitive(ctx->body, "version");
+    if (!cJSON_IsNumber(version) || version->valuedouble < 1
+        || version->valuedouble > 2147483647.0
+        || version->valuedouble != (double) (int) version->valuedouble)
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "the case's version is required",
+                                     "version");
+    }
+
+    ngx_sprintf((u_char *) cs->version, "%d%Z", (int) version->valuedouble);
+
+    return ngx_govsvc_query(ctx,
+        "SELECT c.version, c.state, c.department, i.fields::text,"
+        "  i.materials::text"
+        " FROM cases c JOIN items i ON i.code = c.item_code"
+        " WHERE c.case_no = $1 AND c.state <> 'deleted'",
+        1, cs->values, ngx_govsvc_case_draft, cs);
 }
 
 
+static void
+ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    ngx_int_t            rc;
+    const char          *field, *state, **v;
+    ngx_govsvc_ctx_t    *ctx;
+    ngx_http_request_t  *r;
+
+    ctx = cs->ctx;
+    r = ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (res == NULL) {
+        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+        goto done;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_govsvc_db_error(r, res);
+        goto done;
+    }
+
+    if (PQntuples(res) != 1) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                   "no such case", NULL);
+        goto done;
+    }
+
+    if (ngx_atoof((u_char *) PQgetvalue(res, 0, 2), PQgetlength(res, 0, 2))
+        != ctx->user->department)
+    {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                   "the case belongs to another department",
+                                   NULL);
+        goto done;
+    }
+
+    state = PQgetvalue(res, 0, 1);
+
+    if (ngx_strcmp(state, "draft") != 0
+        && ngx_strcmp(state, "correction") != 0)
+    {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "invalid_state",
+                                   "only a draft or a case waiting for "
+                                   "corrections can be changed", NULL);
+        goto done;
+    }
+
+    if (ngx_strcmp(PQgetvalue(res, 0, 0), cs->version) != 0) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "version_conflict",
+                                   "the case changed meanwhile; read it "
+                                   "again", NULL);
+        goto done;
+    }
+
+    field = ngx_govsvc_case_check(ctx, cs, PQgetvalue(res, 0, 3),
+                                  PQgetvalue(res, 0, 4), 1);
+    if (field == ngx_govsvc_case_oom) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
+
+    if (field) {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                   "validation_failed",
+                                   "a field is missing or invalid", field);
+        goto done;
+    }
+
+    /* packed: PostgreSQL refuses a parameter a statement does not use */
+    v = &cs->values[8];
+    v[0] = cs->values[0];                       /* case_no */
+    v[1] = cs->version;
+    ngx_memmove(&v[2], &cs->values[3], 4 * sizeof(char *));
+    ngx_govsvc_actor(ctx, &v[6]);               /* [6], [7], [8] */
+
+    ctx->status = NGX_HTTP_OK;
+
+    /* the version is checked again where it counts: in the update */
+    rc = ngx_govsvc_query(ctx,
+        "WITH c AS (UPDATE cases SET"
+        "   project_name = coalesce($3, project_name),"
+        "   applicant = coalesce($4::jsonb, applicant),"
+        "   form = coalesce($5::jsonb, form),"
+        "   materials = coalesce($6::jsonb, materials),"
+        "   version = version + 1, updated_at = now()"
+        "  WHERE case_no = $1 AND version = $2::int"
+        "   AND state IN ('draft', 'correction')"
+        "  RETURNING *),"
+        " a AS (SELECT govsvc_audit_append($7::bigint, $8, $9,"
+        "  'case.update', 'case:' || c.case_no,"
+        "  jsonb_build_object('version', c.version)) FROM c),"
+        " o AS (SELECT govsvc_outbox_append(c.node, 'case.updated',"
+        "  c.case_no, jsonb_build_object('version', c.version)) FROM c)"
+        " SELECT " NGX_GOVSVC_CASE_COLUMNS("c") " FROM c, a, o",
+        9, v, ngx_govsvc_case_written, cs);
+
+done:
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* the case of row 0, with its deadline block */
+
+static ngx_int_t
+ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
+    PGresult *res)
+{
+    cJSON      *json, *deadline;
+    ngx_int_t   rc;
+
+    json = cJSON_ParseWithLength(PQgetvalue(res, 0, 0),
+                                 PQgetlength(res, 0, 0));
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    deadline = ngx_govsvc_case_deadline(ctx->request->pool,
+                                        PQgetvalue(res, 0, 1),
+                                        PQgetvalue(res, 0, 2),
+                                        PQgetvalue(res, 0, 3));
+
+    if (deadline == NULL) {
+        if (cJSON_AddNullToObject(json, "deadline") == NULL) {
+            cJSON_Delete(json);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        cJSON_AddItemToObject(json, "deadline", deadline);
+    }
+
+    rc = ngx_govsvc_send_cjson(ctx->request, status, json);
+
+    cJSON_Delete(json);
+
+    return rc;
+}
+
+
+/*
+ * The deadline of a draft (or a case waiting for corrections): Art.32's
+ * five working days from receipt.  Other states get theirs with the
+ * approval issue; until then, NULL.
+ */
+
+static cJSON *
+ngx_govsvc_case_deadline(ngx_pool_t *pool, const char *received,
+    const char *calendar, const char *state)
+{
+    int             left;
+    char            due_text[11];
+    cJSON          *d;
+    size_t          n, i;
+    gs_day_t       *days;
+    gs_date_t       from, due, today;
+    const char     *p;
+    gs_calendar_t   cal;
+
+    if (ngx_strcmp(state, "draft") != 0) {
+        return NULL;
+    }
+
+    if (gs_date_parse(received, ngx_strlen(received), &from) != 0) {
+        return NULL;
+    }
+
+    /* "YYYY-MM-DDholiday,YYYY-MM-DDworkday,..." */
+    n = (calendar[0] != '\0');
+    for (p = calendar; *p; p++) {
+        n += (*p == ',');
+    }
+
+    days = ngx_palloc(pool, (n ? n : 1) * sizeof(gs_day_t));
+    if (days == NULL) {
+        return NULL;
+    }
+
+    for (i = 0, p = calendar; i < n; i++) {
+        if (gs_date_parse(p, 10, &days[i].date) != 0) {
+            return NULL;
+        }
+
+        days[i].kind = (p[10] == 'h') ? GS_DAY_HOLIDAY : GS_DAY_WORKDAY;
+
+        p = ngx_strchr(p, ',');
+        p = p ? p + 1 : "";
+    }
+
+    if (gs_calendar_init(&cal, days, n) != 0) {
+        return NULL;
+    }
+
+    due = gs_calendar_add_working_days(&cal, from, NGX_GOVSVC_ART32_DAYS);
+    if (due == GS_DATE_INVALID) {
+        return NULL;
+    }
+
+    today = (gs_date_t) ((ngx_time() + 8 * 3600) / 86400);
+    left = gs_calendar_working_days_between(&cal, today, due);
+
+    gs_date_format(due, due_text);
+
+    d = cJSON_CreateObject();
+
+    if (d == NULL
+        || cJSON_AddStringToObject(d, "kind", "deemed_acceptance") == NULL
+        || cJSON_AddStringToObject(d, "due_date", due_text) == NULL
+        || cJSON_AddNumberToObject(d, "remaining_working_days", left) == NULL
+        || cJSON_AddFalseToObject(d, "paused") == NULL
+        || cJSON_AddStringToObject(d, "level",
+                                   left < 0 ? "red"
+                                   : left <= NGX_GOVSVC_YELLOW_DAYS
+                                     ? "yellow" : "normal") == NULL
+        || cJSON_AddFalseToObject(d, "step_overdue") == NULL)
+    {
+        cJSON_Delete(d);
+        return NULL;
+    }
+
+    return d;
+}
+
+
+/*
+ * Checks the body's parts against the item and sets values[3..6] (project
+ * name, applicant, form, materials: NULL for a part a PATCH leaves out).
+ * Returns the first field at fault, or NULL.
+ */
+
+static const char *
+ngx_govsvc_case_check(ngx_govsvc_ctx_t *ctx, ngx_govsvc_case_t *cs,
+    const char *fields, const char *materials, ngx_uint_t partial)
+{
+    cJSON        *defs, *part, *out;
+    ngx_pool_t   *pool;
+    const char   *field;
+
+    pool = ctx->request->pool;
+    field = NULL;
+
+    cs->values[3] = ngx_govsvc_text(ctx->body, "project_name", 200,
+                                    !partial, &field);
+    if (field) {
+        return field;
+    }
+
+    part = cJSON_GetObjectItemCaseSensitive(ctx->body, "applicant");
+    if (part || !partial) {
+        field = ngx_govsvc_check_applicant(part, &out);
+        if (field) {
+            return field;
+        }
+
+        cs->values[4] = ngx_govsvc_case_print(pool, out);
+        cJSON_Delete(out);
+
+        if (cs->values[4] == NULL) {
+            return ngx_govsvc_case_oom;
+        }
+    }
+
+    part = cJSON_GetObjectItemCaseSensitive(ctx->body, "form");
+    if (part || !partial) {
+        defs = cJSON_Parse(fields);
+        field = ngx_govsvc_check_form(pool, part, defs, &out);
+        cJSON_Delete(defs);
+        if (field) {
+            return field;
+        }
+
+        cs->values[5] = ngx_govsvc_case_print(pool, out);
+        cJSON_Delete(out);
+
+        if (cs->values[5] == NULL) {
+            return ngx_govsvc_case_oom;
+        }
+    }
+
+    part = cJSON_GetObjectItemCaseSensitive(ctx->body, "materials");
+    if (part || !partial) {
+        defs = cJSON_Parse(materials);
+        field = ngx_govsvc_check_materials(part, defs, &out);
+        cJSON_Delete(defs);
+        if (field) {
+            return field;
+        }
+
+        cs->values[6] = ngx_govsvc_case_print(pool, out);
+        cJSON_Delete(out);
+
+        if (cs->values[6] == NULL) {
+            return ngx_govsvc_case_oom;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * applicant: {"type": "person" (id_type id_card) or "org" (id_type uscc),
+ * "name", "id_no" (check digit verified), "phone", "address"?}
+ */
+
+static const char *
+ngx_govsvc_check_applicant(cJSON *a, cJSON **out)
+{
+    cJSON        *o;
+    ngx_uint_t    person;
+    const char   *type, *id_type, *name, *id_no, *phone, *address, *field;
+
+    *out = NULL;
+    field = NULL;
+
+    if (!cJSON_IsObject(a)) {
+        return "applicant";
+    }
+
+    type = ngx_govsvc_text(a, "type", 6, 1, &field);
+    if (field || (ngx_strcmp(type, "person") != 0
+                  && ngx_strcmp(type, "org") != 0))
+    {
+        return "applicant.type";
+    }
+
+    person = (type[0] == 'p');
+
+    id_type = ngx_govsvc_text(a, "id_type", 8, 0, &field);
+    if (field || (id_type && ngx_strcmp(id_type, person ? "id_card" : "uscc")
+                             != 0))
+    {
+        return "applicant.id_type";
+    }
+
+    name = ngx_govsvc_text(a, "name", 100, 1, &field);
+    if (field) {
+        return "applicant.name";
+    }
+
+    id_no = ngx_govsvc_text(a, "id_no", 18, 1, &field);
+    if (field || !(person ? gs_ident_id_card(id_no, ngx_strlen(id_no))
+                          : gs_ident_uscc(id_no, ngx_strlen(id_no))))
+    {
+        return "applicant.id_no";
+    }
+
+    phone = ngx_govsvc_text(a, "phone", 32, 1, &field);
+    if (field || !gs_ident_phone(phone, ngx_strlen(phone))) {
+        return "applicant.phone";
+    }
+
+    address = ngx_govsvc_text(a, "address", 200, 0, &field);
+    if (field) {
+        return "applicant.address";
+    }
+
+    o = cJSON_CreateObject();
+
+    if (o == NULL
+        || cJSON_AddStringToObject(o, "type", type) == NULL
+        || cJSON_AddStringToObject(o, "name", name) == NULL
+        || cJSON_AddStringToObject(o, "id_type", person ? "id_card" : "uscc")
+           == NULL
+        || cJSON_AddStringToObject(o, "id_no", id_no) == NULL
+        || cJSON_AddStringToObject(o, "phone", phone) == NULL
+        || (address && cJSON_AddStringToObject(o, "address", address)
+                       == NULL))
+    {
+        cJSON_Delete(o);
+        return "applicant";
+    }
+
+    *out = o;
+
+    return NULL;
+}
+
+
+/* form: the item's fields, each by its type; nothing else */
+
+static const char *
+ngx_govsvc_check_form(ngx_pool_t *pool, cJSON *form, cJSON *defs,
+    cJSON **out)
+{
+    u_char      *name;
+    cJSON       *def, *v, *o, *type, *members;
+    gs_date_t    date;
+    ngx_uint_t   ok;
+    const char  *s, *field, *t, *n;
+
+    *out = NULL;
+
+    if (form != NULL && !cJSON_IsObject(form) && !cJSON_IsNull(form)) {
+        return "form";
+    }
+
+    o = cJSON_CreateObject();
+    if (o == NULL) {
+        return "form";
+    }
+
+    /* a member the item does not ask for */
+    members = cJSON_IsObject(form) ? form : NULL;
+
+    cJSON_ArrayForEach(v, members) {
+        ok = 0;
+
+        cJSON_ArrayForEach(def, defs) {
+            n = ngx_govsvc_member(def, "name");
+            if (ngx_strcmp(n, v->string) == 0) {
+                ok = 1;
+            }
+        }
+
+        if (!ok) {
+            s = v->string;
+            goto invalid;
+        }
+    }
+
+    cJSON_ArrayForEach(def, defs) {
+        s = ngx_govsvc_member(def, "name");
+        type = cJSON_GetObjectItemCaseSensitive(def, "type");
+        t = cJSON_IsString(type) ? type->valuestring : "text";
+
+        if (s[0] == '\0') {
+            continue;
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(members, s);
+
+        if (v == NULL || cJSON_IsNull(v)) {
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(def,
+                                                              "required")))
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(t, "number") == 0) {
+            if (!cJSON_IsNumber(v)
+                || cJSON_AddNumberToObject(o, s, v->valuedouble) == NULL)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        field = NULL;
+        n = ngx_govsvc_text(form, s, 500, 1, &field);
+
+        if (field
+            || (ngx_strcmp(t, "date") == 0
+                && gs_date_parse(n, ngx_strlen(n), &date) != 0)
+            || (ngx_strcmp(t, "id_card") == 0
+                && !gs_ident_id_card(n, ngx_strlen(n)))
+            || (ngx_strcmp(t, "uscc") == 0
+                && !gs_ident_uscc(n, ngx_strlen(n)))
+            || (ngx_strcmp(t, "phone") == 0
+                && !gs_ident_phone(n, ngx_strlen(n)))
+            || cJSON_AddStringToObject(o, s, n) == NULL)
+        {
+            goto invalid;
+        }
+    }
+
+    *out = o;
+
+    return NULL;
+
+invalid:
+
+    cJSON_Delete(o);
+
+    name = ngx_pnalloc(pool, sizeof("form.") + ngx_strlen(s));
+    if (name == NULL) {
+        return "form";
+    }
+
+    ngx_sprintf(name, "form.%s%Z", s);
+
+    return (const char *) name;
+}
+
+
+/*
+ * materials: [{"code","received"}] for the item's materials; the case
+ * keeps every material of the item with its name and whether it is
+ * required, and whether it was received.
+ */
+
+static const char *
+ngx_govsvc_check_materials(cJSON *given, cJSON *defs, cJSON **out)
+{
+    cJSON       *g, *def, *o, *m, *received, *list;
+    ngx_uint_t   known;
+    const char  *code;
+
+    *out = NULL;
+
+    if (given != NULL && !cJSON_IsArray(given) && !cJSON_IsNull(given)) {
+        return "materials";
+    }
+
+    list = cJSON_IsArray(given) ? given : NULL;
+
+    cJSON_ArrayForEach(g, list) {
+        code = ngx_govsvc_member(g, "code");
+        received = cJSON_GetObjectItemCaseSensitive(g, "received");
+
+        if (code[0] == '\0' || (received && !cJSON_IsBool(received))) {
+            return "materials";
+        }
+
+        known = 0;
+
+        cJSON_ArrayForEach(def, defs) {
+            if (ngx_strcmp(code, ngx_govsvc_member(def, "code")) == 0) {
+                known = 1;
+            }
+        }
+
+        if (!known) {
+            return "materials";
+        }
+    }
+
+    o = cJSON_CreateArray();
+    if (o == NULL) {
+        return "materials";
+    }
+
+    cJSON_ArrayForEach(def, defs) {
+        code = ngx_govsvc_member(def, "code");
+        received = NULL;
+
+        cJSON_ArrayForEach(g, list) {
+            if (ngx_strcmp(code, ngx_govsvc_member(g, "code")) == 0) {
+                received = cJSON_GetObjectItemCaseSensitive(g, "received");
+            }
+        }
+
+        m = cJSON_CreateObject();
+
+        if (m == NULL
+            || !cJSON_AddItemToArray(o, m)
+            || cJSON_AddStringToObject(m, "code", code) == NULL
+            || cJSON_AddStringToObject(m, "name", ngx_govsvc_member(def, "name"))
+               == NULL
+            || cJSON_AddBoolToObject(m, "required",
+                   !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(def,
+                                                          "required")))
+               == NULL
+            || cJSON_AddBoolToObject(m, "received", cJSON_IsTrue(received))
+               == NULL
+            || cJSON_AddArrayToObject(m, "files") == NULL)
+        {
+            cJSON_Delete(o);
+            return "materials";
+        }
+    }
+
+    *out = o;
+
+    return NULL;
+}
+
+
+/* a string member, or "" */
+
+static const char *
+ngx_govsvc_member(cJSON *obj, const char *name)
+{
+    const char  *s;
+
+    s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+
+    return s ? s : "";
+}
+
+
+/* JSON text in the request's pool; NULL when out of memory */
+
+static char *
+ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json)
+{
+    char    *text;
+    u_char  *copy;
+    size_t   len;
+
+    text = cJSON_PrintUnformatted(json);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    len = ngx_strlen(text);
+
+    copy = ngx_pnalloc(pool, len + 1);
+    if (copy) {
+        ngx_memcpy(copy, text, len + 1);
+    }
+
+    cJSON_free(text);
+
+    return (char *) copy;
+}
+
+
+/* the {case_no} of the path, if it can be one: 20 digits */
+
+static ngx_int_t
+ngx_govsvc_case_no(ngx_govsvc_ctx_t *ctx, const char **case_no)
+{
+    u_char      *p;
+    ngx_str_t   *s;
+    ngx_uint_t   i;
+
+    s = &ctx->params[0];
+
+    if (s->len != 20) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < 20; i++) {
+        if (s->data[i] < '0' || s->data[i] > '9') {
+            return NGX_DECLINED;
+        }
+    }
+
+    p = ngx_pnalloc(ctx->request->pool, 21);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(p, s->data, 21);
+    *case_no = (const char *) p;
+
+    return NGX_OK;
+}

@@ -670,3 +670,48 @@ invalid:
 
     return NULL;
 }
+
+
+/* a request header's value as a C string, or NULL */
+
+const char *
+ngx_govsvc_header(ngx_http_request_t *r, const char *name)
+{
+    u_char           *v;
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            break;
+        }
+    }
+
+    v = ngx_pnalloc(r->pool, h[i].value.len + 1);
+    if (v == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn(v, h[i].value.data, h[i].value.len + 1);
+
+    return (const char *) v;
+}
