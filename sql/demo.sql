@@ -75,3 +75,61 @@ FROM jsonb_to_recordset(:'demo_certs'::jsonb)
 JOIN users u ON u.username = c.username
 ON CONFLICT (sha256) DO NOTHING;
 \endif
+
+-- Service items of the demo node: promised-time items (承诺件) with the
+-- default approval chain, and on-the-spot ones (即办件) without steps.
+-- Most belong to 芙蓉区行政审批服务局, where the demo staff work.
+INSERT INTO items (code, basic_code, name, type, case_type, department,
+                   region, legal_days, promised_days, materials, fields,
+                   steps, fees)
+SELECT i.code, i.basic_code, i.name, '01', i.case_type, d.id, d.region,
+       i.legal_days, i.promised_days, i.materials::jsonb, i.fields::jsonb,
+       CASE WHEN i.case_type = 1 THEN '[]'::jsonb ELSE
+       '[{"code":"handle","name":"初审","role":"handler","days":4},
+         {"code":"review","name":"复审","role":"reviewer","days":3},
+         {"code":"approve","name":"决定","role":"approver","days":3}]'::jsonb
+       END, i.fees::jsonb
+FROM (VALUES
+    ('430102-XK-0001', '000102001000', '食品经营许可', 2, 20, 10,
+     '芙蓉区行政审批服务局',
+     '[{"code":"M1","name":"食品经营许可申请书","required":true},
+       {"code":"M2","name":"营业执照复印件","required":true},
+       {"code":"M3","name":"法定代表人身份证明","required":true},
+       {"code":"M4","name":"经营场所平面图","required":false}]',
+     '[{"name":"address","label":"经营场所","required":true,"type":"text"},
+       {"name":"uscc","label":"统一社会信用代码","required":true,"type":"uscc"},
+       {"name":"contact","label":"联系电话","required":true,"type":"phone"}]',
+     '[]'),
+    ('430102-XK-0002', '000102002000', '公共场所卫生许可', 2, 20, 15,
+     '芙蓉区行政审批服务局',
+     '[{"code":"M1","name":"卫生许可申请书","required":true},
+       {"code":"M2","name":"卫生检测报告","required":true}]',
+     '[{"name":"address","label":"场所地址","required":true,"type":"text"},
+       {"name":"area","label":"营业面积（平方米）","required":false,"type":"number"}]',
+     '[]'),
+    ('430102-XK-0003', '000102003000', '户外广告设施设置许可', 2, 20, 12,
+     '芙蓉区行政审批服务局',
+     '[{"code":"M1","name":"设置申请表","required":true},
+       {"code":"M2","name":"设计效果图","required":true},
+       {"code":"M3","name":"场地使用权证明","required":true}]',
+     '[{"name":"location","label":"设置地点","required":true,"type":"text"},
+       {"name":"start","label":"设置起始日期","required":true,"type":"date"}]',
+     '[{"code":"F1","name":"证照工本费","amount":0,"basis":"免收"}]'),
+    ('430102-DJ-0001', '000201001000', '个体工商户设立登记', 1, 15, 1,
+     '芙蓉区行政审批服务局',
+     '[{"code":"M1","name":"个体工商户登记申请书","required":true},
+       {"code":"M2","name":"经营者身份证明","required":true}]',
+     '[{"name":"operator_id","label":"经营者身份证号","required":true,"type":"id_card"},
+       {"name":"address","label":"经营场所","required":true,"type":"text"}]',
+     '[]'),
+    ('430102-XK-0004', '000103001000', '建筑工程施工许可', 2, 15, 7,
+     '芙蓉区住房和城乡建设局',
+     '[{"code":"M1","name":"施工许可申请表","required":true},
+       {"code":"M2","name":"建设工程规划许可证","required":true},
+       {"code":"M3","name":"施工合同","required":true}]',
+     '[{"name":"project","label":"工程名称","required":true,"type":"text"}]',
+     '[]')
+) AS i (code, basic_code, name, case_type, legal_days, promised_days,
+        department, materials, fields, fees)
+JOIN departments d ON d.region = '430102' AND d.name = i.department
+ON CONFLICT (code) DO NOTHING;
