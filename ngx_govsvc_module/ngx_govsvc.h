@@ -99,6 +99,11 @@ typedef struct {
     ngx_thread_pool_t        *password_pool;
 #endif
 
+    /* govsvc_purge_interval: ended sessions, old Idempotency-Keys */
+    ngx_msec_t                purge_interval;
+    ngx_event_t               purge;
+    ngx_pool_t               *purge_pool;     /* of the purge in flight */
+
     /* per-worker state, built in init_process */
     ngx_govsvc_pg_pool_t     *pg;
     ngx_govsvc_redis_t       *redis;
@@ -302,6 +307,9 @@ void ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool);
 
 /* a request's handle; the connection is taken on the first query */
 ngx_govsvc_pg_t *ngx_govsvc_pg_open(ngx_http_request_t *r);
+/* a handle of no request, allocated in mem: close it before mem goes */
+ngx_govsvc_pg_t *ngx_govsvc_pg_open_pool(ngx_govsvc_pg_pool_t *pool,
+    ngx_pool_t *mem, ngx_log_t *log);
 
 /*
  * NGX_OK: handler will be called; NGX_DECLINED: PostgreSQL is away or the
@@ -407,6 +415,9 @@ ngx_int_t ngx_govsvc_metrics_handler(ngx_http_request_t *r);
 ngx_int_t ngx_govsvc_error_handler(ngx_http_request_t *r);
 ngx_int_t ngx_govsvc_bench_json_handler(ngx_http_request_t *r);
 ngx_int_t ngx_govsvc_bench_sleep_handler(ngx_http_request_t *r);
+
+/* arms worker 0's periodic purge */
+void ngx_govsvc_purge_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf);
 
 /* route names for metrics labels, by route id */
 const char *ngx_govsvc_route_name(ngx_uint_t id);

@@ -98,6 +98,13 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       offsetof(ngx_govsvc_main_conf_t, session_lifetime),
       NULL },
 
+    { ngx_string("govsvc_purge_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, purge_interval),
+      NULL },
+
     { ngx_string("govsvc_login_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_govsvc_login_limit,
@@ -248,6 +255,7 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->session_lifetime = NGX_CONF_UNSET_MSEC;
     gmcf->login_limit = NGX_CONF_UNSET_UINT;
     gmcf->login_window = NGX_CONF_UNSET_MSEC;
+    gmcf->purge_interval = NGX_CONF_UNSET_MSEC;
 
     return gmcf;
 }
@@ -271,6 +279,7 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(gmcf->session_lifetime, 12 * 3600000);
     ngx_conf_init_uint_value(gmcf->login_limit, 5);
     ngx_conf_init_msec_value(gmcf->login_window, 15 * 60000);
+    ngx_conf_init_msec_value(gmcf->purge_interval, 10 * 60000);
 
     if (gmcf->password_pool_name.len == 0) {
         ngx_str_set(&gmcf->password_pool_name, "default");
@@ -361,6 +370,11 @@ ngx_govsvc_init_process(ngx_cycle_t *cycle)
         if (gmcf->pg == NULL) {
             return NGX_ERROR;
         }
+
+        /* one worker is enough: the others would only repeat it */
+        if (ngx_worker == 0 && gmcf->purge_interval) {
+            ngx_govsvc_purge_start(cycle, gmcf);
+        }
     }
 
     if (gmcf->redis_host.len) {
@@ -392,6 +406,12 @@ ngx_govsvc_exit_process(ngx_cycle_t *cycle)
     if (gmcf->pg) {
         ngx_govsvc_pg_pool_destroy(gmcf->pg);
         gmcf->pg = NULL;
+    }
+
+    /* after the connections: a purge in flight is their user */
+    if (gmcf->purge_pool) {
+        ngx_destroy_pool(gmcf->purge_pool);
+        gmcf->purge_pool = NULL;
     }
 }
 

@@ -27,6 +27,9 @@ static void ngx_govsvc_bench_sleep_done(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_metrics_wanted(ngx_http_request_t *r);
 static ngx_uint_t ngx_govsvc_cert_refused(ngx_http_request_t *r);
+static void ngx_govsvc_purge(ngx_event_t *ev);
+static void ngx_govsvc_purged(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
 
 
 /*
@@ -519,4 +522,95 @@ ngx_govsvc_bench_sleep_done(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     }
 
     ngx_govsvc_finalize(r, rc);
+}
+
+
+/*
+ * Worker 0 deletes, every govsvc_purge_interval, what nothing will read
+ * again: sessions ended a day ago, Idempotency-Keys older than their 24
+ * hours.  The audit log keeps the sign-ins and sign-outs.
+ */
+
+void
+ngx_govsvc_purge_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
+{
+    gmcf->purge.handler = ngx_govsvc_purge;
+    gmcf->purge.data = gmcf;
+    gmcf->purge.log = cycle->log;
+    gmcf->purge.cancelable = 1;
+
+    ngx_add_timer(&gmcf->purge, gmcf->purge_interval);
+}
+
+
+static void
+ngx_govsvc_purge(ngx_event_t *ev)
+{
+    ngx_pool_t              *pool;
+    ngx_govsvc_pg_t         *pg;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ev->data;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    pool = ngx_create_pool(512, ev->log);
+    if (pool == NULL) {
+        ngx_add_timer(ev, gmcf->purge_interval);
+        return;
+    }
+
+    pg = ngx_govsvc_pg_open_pool(gmcf->pg, pool, ev->log);
+
+    if (pg == NULL
+        || ngx_govsvc_pg_query(pg,
+               "WITH s AS (DELETE FROM sessions"
+               "  WHERE expires_at < now() - interval '1 day'"
+               "   OR revoked_at < now() - interval '1 day' RETURNING 1),"
+               " k AS (DELETE FROM idempotency_keys"
+               "  WHERE created_at < now() - interval '24 hours' RETURNING 1)"
+               " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM k)",
+               0, NULL, ngx_govsvc_purged, gmcf)
+           != NGX_OK)
+    {
+        /* PostgreSQL is away: next time */
+        if (pg) {
+            ngx_govsvc_pg_close(pg);
+        }
+
+        ngx_destroy_pool(pool);
+        ngx_add_timer(ev, gmcf->purge_interval);
+        return;
+    }
+
+    gmcf->purge_pool = pool;
+}
+
+
+static void
+ngx_govsvc_purged(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_main_conf_t *gmcf = data;
+
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_INFO, gmcf->purge.log, 0,
+                      "govsvc: purged %s ended sessions and %s old "
+                      "Idempotency-Keys", PQgetvalue(res, 0, 0),
+                      PQgetvalue(res, 0, 1));
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, gmcf->purge.log, 0,
+                      "govsvc: the purge failed: %s",
+                      res ? PQresultErrorMessage(res) : "no connection");
+    }
+
+    ngx_govsvc_pg_close(pg);
+    ngx_destroy_pool(gmcf->purge_pool);
+    gmcf->purge_pool = NULL;
+
+    if (!ngx_exiting && !ngx_terminate) {
+        ngx_add_timer(&gmcf->purge, gmcf->purge_interval);
+    }
 }

@@ -63,7 +63,7 @@ struct ngx_govsvc_pg_pool_s {
 
 
 struct ngx_govsvc_pg_s {
-    ngx_http_request_t       *request;
+    ngx_log_t                *log;
     ngx_govsvc_pg_pool_t     *pool;
     ngx_govsvc_pg_conn_t     *pc;
     ngx_queue_t               queue;
@@ -174,22 +174,41 @@ ngx_govsvc_pg_open(ngx_http_request_t *r)
         return NULL;
     }
 
-    cln = ngx_http_cleanup_add(r, sizeof(ngx_govsvc_pg_t));
+    /* the cleanup detaches the handle when the request goes first */
+    cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NULL;
     }
 
-    pg = cln->data;
-    ngx_memzero(pg, sizeof(ngx_govsvc_pg_t));
+    pg = ngx_govsvc_pg_open_pool(gmcf->pg, r->pool, r->connection->log);
+    if (pg == NULL) {
+        return NULL;
+    }
 
-    pg->request = r;
-    pg->pool = gmcf->pg;
+    cln->handler = ngx_govsvc_pg_cleanup;
+    cln->data = pg;
+
+    return pg;
+}
+
+
+ngx_govsvc_pg_t *
+ngx_govsvc_pg_open_pool(ngx_govsvc_pg_pool_t *pool, ngx_pool_t *mem,
+    ngx_log_t *log)
+{
+    ngx_govsvc_pg_t  *pg;
+
+    pg = ngx_pcalloc(mem, sizeof(ngx_govsvc_pg_t));
+    if (pg == NULL) {
+        return NULL;
+    }
+
+    pg->pool = pool;
+    pg->log = log;
 
     pg->wait.handler = ngx_govsvc_pg_wait_timeout;
     pg->wait.data = pg;
-    pg->wait.log = r->connection->log;
-
-    cln->handler = ngx_govsvc_pg_cleanup;
+    pg->wait.log = log;
 
     return pg;
 }
@@ -254,7 +273,7 @@ ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql, int nparams,
 
     if (pool->nwaiting >= pool->gmcf->pg_queue) {
         ngx_govsvc_count(pg_queue_full);
-        ngx_log_error(NGX_LOG_WARN, pg->request->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, pg->log, 0,
                       "govsvc: PostgreSQL wait queue full (%ui)",
                       pool->gmcf->pg_queue);
         return NGX_DECLINED;
