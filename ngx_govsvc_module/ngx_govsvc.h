@@ -270,6 +270,11 @@ ngx_int_t ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql,
     int nparams, const char *const *values, ngx_govsvc_pg_handler_pt handler,
     void *data);
 
+/* NGX_OK when res holds rows; otherwise NGX_DECLINED with *rc the
+ * answer given: 503 when PostgreSQL was lost, or the statement's error */
+ngx_int_t ngx_govsvc_pg_result(ngx_http_request_t *r, PGresult *res,
+    ngx_int_t *rc);
+
 /* runs a statement that returns one JSON value and answers it with
  * status (404 when no row); NGX_DONE or an answer already given */
 ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,

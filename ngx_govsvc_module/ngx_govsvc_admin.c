@@ -529,11 +529,8 @@ ngx_govsvc_admin_stored(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
     ngx_govsvc_pg_close(pg);
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        /* answered: 503, or the statement's error */
 
     } else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
         rc = ngx_govsvc_admin_forbidden(r);

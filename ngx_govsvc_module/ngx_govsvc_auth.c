@@ -183,13 +183,7 @@ ngx_govsvc_auth_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-        goto done;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         goto done;
     }
 
@@ -527,14 +521,8 @@ ngx_govsvc_login_user(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         ngx_govsvc_finalize(r, rc);
-        return;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_govsvc_finalize(r, ngx_govsvc_db_error(r, res));
         return;
     }
 
@@ -661,11 +649,8 @@ ngx_govsvc_login_cert_user(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        /* answered: 503, or the statement's error */
 
     } else if (PQntuples(res) != 1) {
         rc = ngx_govsvc_login_failed(ctx, lg, NGX_HTTP_UNAUTHORIZED,
@@ -771,13 +756,12 @@ ngx_govsvc_login_opened(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         goto done;
     }
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (PQntuples(res) != 1) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         goto done;
     }
 
@@ -919,11 +903,8 @@ ngx_govsvc_sessions_deleted(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        /* answered: 503, or the statement's error */
 
     } else if (ngx_govsvc_set_cookie(r, (u_char *) "", 0) != NGX_OK) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;

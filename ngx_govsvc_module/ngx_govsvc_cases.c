@@ -155,13 +155,7 @@ ngx_govsvc_case_item(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
     ngx_govsvc_pg_close(pg);
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-        goto done;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         goto done;
     }
 
@@ -276,12 +270,9 @@ ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
     ngx_govsvc_pg_close(pg);
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* a concurrent twin with the same Idempotency-Key lands here */
-        rc = ngx_govsvc_db_error(r, res);
+    /* a concurrent twin with the same Idempotency-Key fails: 409 */
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        /* answered: 503, or the statement's error */
 
     } else if (PQntuples(res) != 1) {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_CONFLICT, "version_conflict",
@@ -338,11 +329,8 @@ ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
     ngx_govsvc_pg_close(pg);
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-
-    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        /* answered: 503, or the statement's error */
 
     } else if (PQntuples(res) != 1) {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -430,13 +418,7 @@ ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
     ngx_govsvc_pg_close(pg);
 
-    if (res == NULL) {
-        rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
-        goto done;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_govsvc_db_error(r, res);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         goto done;
     }
 

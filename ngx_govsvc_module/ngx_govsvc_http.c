@@ -579,6 +579,23 @@ ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
 }
 
 
+ngx_int_t
+ngx_govsvc_pg_result(ngx_http_request_t *r, PGresult *res, ngx_int_t *rc)
+{
+    if (res == NULL) {
+        *rc = ngx_govsvc_send_unavailable(r, "the database is unavailable");
+        return NGX_DECLINED;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *rc = ngx_govsvc_db_error(r, res);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 void
 ngx_govsvc_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
