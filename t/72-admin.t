@@ -365,7 +365,8 @@ sub day_of {
 }
 
 is(day_of('2026-12-31'), undef, 'not listed yet (and now cached)');
-ok($t->redis_cli('EXISTS', 'govsvc:calendar:2026') =~ /1/,
+ok($t->eventually(sub {
+       $t->redis_cli('EXISTS', 'govsvc:calendar:2026') =~ /1/ }),
    'the year is cached');
 
 $r = call(PUT => '/api/v1/calendar/2026-12-31', $A,

@@ -1277,6 +1277,18 @@ sub cookie_auth {
                               : ()) };
 }
 
+# eventually(sub { ... }, seconds): polls until the sub returns true or the
+# time is up; for what the module does after it has answered (cache writes)
+sub eventually {
+    my ($self, $check, $seconds) = @_;
+    my $until = Time::HiRes::time() + ($seconds // 2);
+    while (1) {
+        my $v = $check->();
+        return $v if $v || Time::HiRes::time() > $until;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
 package GovSvc::Test::Async;
 
 sub pid { $_[0]{pid} }
