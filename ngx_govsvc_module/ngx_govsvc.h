@@ -21,6 +21,10 @@
 #include <hiredis.h>
 #include <async.h>
 #include <cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "gs_calendar.h"
 
 
 #define NGX_GOVSVC_JSON_DEPTH         32
@@ -98,6 +102,20 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_pool_t        *password_pool;
 #endif
+
+    /* govsvc_files PATH: the content-addressed store of material files */
+    ngx_str_t                 files_path;
+    /* govsvc_upload_max_size SIZE */
+    off_t                     upload_max;
+
+    /* govsvc_signing_certificate, _key: the node's notice signer */
+    ngx_str_t                 signing_cert_file;
+    ngx_str_t                 signing_key_file;
+    X509                     *signing_cert;
+    EVP_PKEY                 *signing_key;
+
+    /* govsvc_supervision_phone: printed on every notice */
+    ngx_str_t                 supervision_phone;
 
     /* govsvc_purge_interval: ended sessions, old Idempotency-Keys */
     ngx_msec_t                purge_interval;
@@ -207,6 +225,8 @@ typedef ngx_int_t (*ngx_govsvc_handler_pt)(ngx_govsvc_ctx_t *ctx);
 #define NGX_GOVSVC_PUBLIC_WRITE   0x02      /* counts against public limit */
 #define NGX_GOVSVC_BODY_PEM       0x04      /* application/x-pem-file body,
                                                in ctx->raw */
+#define NGX_GOVSVC_BODY_FILE      0x08      /* an upload, streamed to a
+                                               file (ngx_govsvc_files.c) */
 
 /* roles; a route with roles 0 is public, any other needs a session of a
  * user holding one of them (deny by default) */
@@ -447,6 +467,40 @@ ngx_int_t ngx_govsvc_items_update(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_cases_create(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_cases_get(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cases_act(ngx_govsvc_ctx_t *ctx);
+
+/* the {case_no} of the path, NUL-terminated: NGX_DECLINED when it is not
+ * 20 digits */
+ngx_int_t ngx_govsvc_case_no(ngx_govsvc_ctx_t *ctx, const char **case_no);
+
+/* whether u may see a case of the department and region in columns col
+ * and col + 1 of res's first row: its department's staff, supervisors of
+ * its region or above */
+ngx_uint_t ngx_govsvc_case_visible(ngx_govsvc_user_t *u, PGresult *res,
+    int col);
+
+/* a calendar from govsvc_calendar_from()'s text; days allocated in pool */
+ngx_int_t ngx_govsvc_calendar_load(ngx_pool_t *pool, const char *text,
+    gs_calendar_t *cal);
+/* today in China (+08:00), where every time limit is counted */
+gs_date_t ngx_govsvc_today(void);
+
+
+/* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */
+
+char *ngx_govsvc_notices_init_conf(ngx_conf_t *cf,
+    ngx_govsvc_main_conf_t *gmcf);
+ngx_int_t ngx_govsvc_notices_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_notices_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_notices_verify(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_files.c: material uploads and downloads ---- */
+
+/* installs the request body filter that hashes and sniffs uploads */
+ngx_int_t ngx_govsvc_files_init(ngx_conf_t *cf);
+ngx_int_t ngx_govsvc_files_upload(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_files_get(ngx_govsvc_ctx_t *ctx);
 
 
 /* ---- ngx_govsvc_admin.c: administration (role admin) ---- */

@@ -21,7 +21,6 @@
 #define NGX_GOVSVC_LIST_MAX            500
 #define NGX_GOVSVC_CONSULT_REPLY_DAYS  5
 #define NGX_GOVSVC_CODE_LEN            12
-#define NGX_GOVSVC_TZ_OFFSET           (8 * 3600)     /* +08:00 */
 
 
 typedef struct {
@@ -65,7 +64,8 @@ static void ngx_govsvc_consult_step(ngx_govsvc_pg_t *pg, PGresult *res,
 static const char *ngx_govsvc_consult_validate(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_consult_t *cs);
 static ngx_int_t ngx_govsvc_limit(ngx_http_request_t *r, const char **limit);
-static void ngx_govsvc_today(char out[11]);
+static ngx_int_t ngx_govsvc_refusal(ngx_http_request_t *r, PGresult *res,
+    const char *state);
 
 
 #define ADMIN  NGX_GOVSVC_ROLE_ADMIN
@@ -112,6 +112,17 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
       "cases_get" },
     { NGX_HTTP_PATCH, "/api/v1/cases/{}", ngx_govsvc_cases_patch, JSON,
       CLERK, "cases_patch" },
+    { NGX_HTTP_POST, "/api/v1/cases/{}/actions", ngx_govsvc_cases_act, JSON,
+      STAFF, "cases_actions" },
+    { NGX_HTTP_POST, "/api/v1/cases/{}/notices", ngx_govsvc_notices_create,
+      JSON, STAFF, "notices_create" },
+    { GET, "/api/v1/notices/{}", ngx_govsvc_notices_get, 0, STAFF,
+      "notices_get" },
+    { GET, "/api/v1/public/notices/{}/verify", ngx_govsvc_notices_verify, 0,
+      0, "public_notices_verify" },
+    { NGX_HTTP_PUT, "/api/v1/cases/{}/materials/{}/files",
+      ngx_govsvc_files_upload, NGX_GOVSVC_BODY_FILE, CLERK, "files_upload" },
+    { GET, "/api/v1/files/{}", ngx_govsvc_files_get, 0, STAFF, "files_get" },
 
     { GET, "/api/v1/departments", ngx_govsvc_departments_list, 0, ADMIN,
       "departments_list" },
@@ -537,7 +548,7 @@ ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx)
     SHA256((u_char *) cs->code, NGX_GOVSVC_CODE_LEN, md);
     ngx_hex_dump((u_char *) cs->code_hash, md, sizeof(md));
 
-    ngx_govsvc_today(cs->today);
+    gs_date_format(ngx_govsvc_today(), cs->today);
     cs->outbox[0] = cs->today;
 
     ctx->step = NGX_GOVSVC_CONSULT_CALENDAR;
@@ -774,6 +785,34 @@ done:
 }
 
 
+/*
+ * A refusal raised by a function of sql/ with SQLSTATE "GSnnn": nnn is the
+ * status, the message api.md's code, DETAIL the text and HINT the field.
+ */
+
+static ngx_int_t
+ngx_govsvc_refusal(ngx_http_request_t *r, PGresult *res, const char *state)
+{
+    ngx_int_t    status;
+    const char  *code, *message, *field;
+
+    status = ngx_atoi((u_char *) state + 2, 3);
+    code = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    message = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+    field = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+    if (status < 400 || status > 499 || code == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "govsvc: malformed refusal %s from PostgreSQL: %s",
+                      state, PQresultErrorMessage(res));
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_govsvc_send_error(r, status, code, message ? message : code,
+                                 (field && field[0]) ? field : NULL);
+}
+
+
 /* a statement failed: constraint violations are the client's, the rest
  * ours */
 
@@ -784,6 +823,10 @@ ngx_govsvc_db_error(ngx_http_request_t *r, PGresult *res)
 
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+    if (state && state[0] == 'G' && state[1] == 'S') {
+        return ngx_govsvc_refusal(r, res, state);
+    }
 
     if (state && ngx_strcmp(state, "23503") == 0 && constraint
         && ngx_strstr(constraint, "department"))
@@ -843,15 +886,4 @@ ngx_govsvc_limit(ngx_http_request_t *r, const char **limit)
     *limit = s;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_govsvc_today(char out[11])
-{
-    gs_date_t  d;
-
-    d = (gs_date_t) ((ngx_time() + NGX_GOVSVC_TZ_OFFSET) / 86400);
-
-    gs_date_format(d, out);
 }

@@ -45,7 +45,7 @@ static void ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res,
 static void ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx,
-    ngx_uint_t status, PGresult *res);
+    ngx_uint_t status, PGresult *res, ngx_uint_t with_password);
 static cJSON *ngx_govsvc_case_deadline(ngx_pool_t *pool,
     const char *received, const char *calendar, const char *state);
 static const char *ngx_govsvc_case_check(ngx_govsvc_ctx_t *ctx,
@@ -58,16 +58,23 @@ static const char *ngx_govsvc_check_materials(cJSON *given, cJSON *defs,
     cJSON **out);
 static char *ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json);
 static const char *ngx_govsvc_member(cJSON *obj, const char *name);
-static ngx_int_t ngx_govsvc_case_no(ngx_govsvc_ctx_t *ctx,
-    const char **case_no);
+static ngx_int_t ngx_govsvc_case_version(ngx_govsvc_ctx_t *ctx,
+    ngx_govsvc_case_t *cs);
+static void ngx_govsvc_case_acted(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
 
 
 /* what every case answer selects: the case, its receipt date, calendar */
 #define NGX_GOVSVC_CASE_COLUMNS(c)                                           \
-    "govsvc_case_json(" c "), "                                              \
-    "(" c ".received_at AT TIME ZONE 'Asia/Shanghai')::date::text, "         \
-    "govsvc_calendar_from((" c ".received_at AT TIME ZONE"                   \
-    " 'Asia/Shanghai')::date), " c ".state"
+    "govsvc_case_json(" c "), " NGX_GOVSVC_CASE_CLOCK(c)
+
+/* a draft's Art.32 clock runs from receipt, or from the resubmission
+ * after a correction */
+#define NGX_GOVSVC_CASE_CLOCK(c)                                             \
+    "(coalesce(" c ".resubmitted_at, " c ".received_at)"                     \
+    " AT TIME ZONE 'Asia/Shanghai')::date::text, "                           \
+    "govsvc_calendar_from((coalesce(" c ".resubmitted_at, " c ".received_at)"\
+    " AT TIME ZONE 'Asia/Shanghai')::date), " c ".state"
 
 
 /*
@@ -280,7 +287,7 @@ ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
                                    "again", NULL);
 
     } else {
-        rc = ngx_govsvc_case_answer(cs->ctx, cs->ctx->status, res);
+        rc = ngx_govsvc_case_answer(cs->ctx, cs->ctx->status, res, 0);
     }
 
     ngx_govsvc_finalize(r, rc);
@@ -289,6 +296,22 @@ ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
 /* GET /api/v1/cases/{case_no}: the department's staff, and supervisors
  * of its region and the regions above */
+
+ngx_uint_t
+ngx_govsvc_case_visible(ngx_govsvc_user_t *u, PGresult *res, int col)
+{
+    if (ngx_atoof((u_char *) PQgetvalue(res, 0, col),
+                  PQgetlength(res, 0, col))
+        == u->department)
+    {
+        return 1;
+    }
+
+    return (u->roles & NGX_GOVSVC_ROLE_SUPERVISOR)
+           && gs_region_within((char *) u->region,
+                               PQgetvalue(res, 0, col + 1));
+}
+
 
 ngx_int_t
 ngx_govsvc_cases_get(ngx_govsvc_ctx_t *ctx)
@@ -336,18 +359,13 @@ ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                    "no such case", NULL);
 
-    } else if (ngx_atoof((u_char *) PQgetvalue(res, 0, 4),
-                         PQgetlength(res, 0, 4)) != u->department
-               && !((u->roles & NGX_GOVSVC_ROLE_SUPERVISOR)
-                    && gs_region_within((char *) u->region,
-                                        PQgetvalue(res, 0, 5))))
-    {
+    } else if (!ngx_govsvc_case_visible(u, res, 4)) {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                    "the case belongs to another department",
                                    NULL);
 
     } else {
-        rc = ngx_govsvc_case_answer(cs->ctx, NGX_HTTP_OK, res);
+        rc = ngx_govsvc_case_answer(cs->ctx, NGX_HTTP_OK, res, 0);
     }
 
     ngx_govsvc_finalize(r, rc);
@@ -363,7 +381,6 @@ ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 ngx_int_t
 ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx)
 {
-    cJSON               *version;
     ngx_http_request_t  *r;
     ngx_govsvc_case_t   *cs;
 
@@ -381,18 +398,12 @@ ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx)
                                      "no such case", NULL);
     }
 
-    version = cJSON_GetObjectItemCaseSensitive(ctx->body, "version");
-    if (!cJSON_IsNumber(version) || version->valuedouble < 1
-        || version->valuedouble > 2147483647.0
-        || version->valuedouble != (double) (int) version->valuedouble)
-    {
+    if (ngx_govsvc_case_version(ctx, cs) != NGX_OK) {
         return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
                                      "validation_failed",
                                      "the case's version is required",
                                      "version");
     }
-
-    ngx_sprintf((u_char *) cs->version, "%d%Z", (int) version->valuedouble);
 
     return ngx_govsvc_query(ctx,
         "SELECT c.version, c.state, c.department, i.fields::text,"
@@ -503,11 +514,130 @@ done:
 }
 
 
-/* the case of row 0, with its deadline block */
+/*
+ * POST /api/v1/cases/{case_no}/actions {"action", "version", "opinion",
+ * ...}: govsvc_case_act() checks role, department, version, state, the
+ * parameters and the notice the action needs, and makes the transition
+ * with its opinion, audit entry and outbox event in one transaction.
+ */
+
+ngx_int_t
+ngx_govsvc_cases_act(ngx_govsvc_ctx_t *ctx)
+{
+    char                *text;
+    const char          *field, **v;
+    ngx_http_request_t  *r;
+    ngx_govsvc_case_t   *cs;
+
+    r = ctx->request;
+
+    cs = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_case_t));
+    if (cs == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cs->ctx = ctx;
+    v = cs->values;
+
+    if (ngx_govsvc_case_no(ctx, &v[0]) != NGX_OK) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                     "no such case", NULL);
+    }
+
+    field = NULL;
+    v[2] = ngx_govsvc_text(ctx->body, "action", 32, 1, &field);
+
+    if (field) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "the action is required", "action");
+    }
+
+    if (ngx_govsvc_case_version(ctx, cs) != NGX_OK) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "the case's version is required",
+                                     "version");
+    }
+
+    text = cJSON_PrintUnformatted(ctx->body);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v[3] = ngx_pnalloc(r->pool, ngx_strlen(text) + 1);
+    if (v[3] != NULL) {
+        ngx_cpystrn((u_char *) v[3], (u_char *) text, ngx_strlen(text) + 1);
+    }
+
+    cJSON_free(text);
+
+    if (v[3] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v[1] = cs->version;
+    ngx_govsvc_actor(ctx, &v[4]);               /* [4], [5], [6] */
+
+    /* the case's JSON is built inside the function, where the opinion it
+     * has just written is visible */
+    return ngx_govsvc_query(ctx,
+        "SELECT a.case_json, " NGX_GOVSVC_CASE_CLOCK("(a.c)") ","
+        "  a.query_password"
+        " FROM govsvc_case_act($1, $2::int, $3, $4::jsonb, $5::bigint, $6,"
+        "  $7) a",
+        7, v, ngx_govsvc_case_acted, cs);
+}
+
+
+static void
+ngx_govsvc_case_acted(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = cs->ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (ngx_govsvc_pg_result(r, res, &rc) == NGX_OK) {
+        rc = ngx_govsvc_case_answer(cs->ctx, NGX_HTTP_OK, res, 1);
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* "version": a positive int, kept as text in cs->version */
+
+static ngx_int_t
+ngx_govsvc_case_version(ngx_govsvc_ctx_t *ctx, ngx_govsvc_case_t *cs)
+{
+    cJSON  *version;
+
+    version = cJSON_GetObjectItemCaseSensitive(ctx->body, "version");
+
+    if (!cJSON_IsNumber(version) || version->valuedouble < 1
+        || version->valuedouble > 2147483647.0
+        || version->valuedouble != (double) (int) version->valuedouble)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_sprintf((u_char *) cs->version, "%d%Z", (int) version->valuedouble);
+
+    return NGX_OK;
+}
+
+
+/* the case of row 0, with its deadline block (and the query password of
+ * column 4, with_password) */
 
 static ngx_int_t
 ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
-    PGresult *res)
+    PGresult *res, ngx_uint_t with_password)
 {
     cJSON      *json, *deadline;
     ngx_int_t   rc;
@@ -533,6 +663,16 @@ ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
         cJSON_AddItemToObject(json, "deadline", deadline);
     }
 
+    /* accept's answer alone: the only time it is shown but on paper */
+    if (with_password && !PQgetisnull(res, 0, 4)
+        && cJSON_AddStringToObject(json, "query_password",
+                                   PQgetvalue(res, 0, 4))
+           == NULL)
+    {
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     rc = ngx_govsvc_send_cjson(ctx->request, status, json);
 
     cJSON_Delete(json);
@@ -554,43 +694,16 @@ ngx_govsvc_case_deadline(ngx_pool_t *pool, const char *received,
     int             left;
     char            due_text[11];
     cJSON          *d;
-    size_t          n, i;
-    gs_day_t       *days;
     gs_date_t       from, due, today;
-    const char     *p;
     gs_calendar_t   cal;
 
     if (ngx_strcmp(state, "draft") != 0) {
         return NULL;
     }
 
-    if (gs_date_parse(received, ngx_strlen(received), &from) != 0) {
-        return NULL;
-    }
-
-    /* "YYYY-MM-DDholiday,YYYY-MM-DDworkday,..." */
-    n = (calendar[0] != '\0');
-    for (p = calendar; *p; p++) {
-        n += (*p == ',');
-    }
-
-    days = ngx_palloc(pool, (n ? n : 1) * sizeof(gs_day_t));
-    if (days == NULL) {
-        return NULL;
-    }
-
-    for (i = 0, p = calendar; i < n; i++) {
-        if (gs_date_parse(p, 10, &days[i].date) != 0) {
-            return NULL;
-        }
-
-        days[i].kind = (p[10] == 'h') ? GS_DAY_HOLIDAY : GS_DAY_WORKDAY;
-
-        p = ngx_strchr(p, ',');
-        p = p ? p + 1 : "";
-    }
-
-    if (gs_calendar_init(&cal, days, n) != 0) {
+    if (gs_date_parse(received, ngx_strlen(received), &from) != 0
+        || ngx_govsvc_calendar_load(pool, calendar, &cal) != NGX_OK)
+    {
         return NULL;
     }
 
@@ -599,7 +712,7 @@ ngx_govsvc_case_deadline(ngx_pool_t *pool, const char *received,
         return NULL;
     }
 
-    today = (gs_date_t) ((ngx_time() + 8 * 3600) / 86400);
+    today = ngx_govsvc_today();
     left = gs_calendar_working_days_between(&cal, today, due);
 
     gs_date_format(due, due_text);
@@ -622,6 +735,53 @@ ngx_govsvc_case_deadline(ngx_pool_t *pool, const char *received,
     }
 
     return d;
+}
+
+
+/*
+ * A calendar from govsvc_calendar_from()'s text, "YYYY-MM-DDholiday,
+ * YYYY-MM-DDworkday,...": the days are allocated in pool.
+ */
+
+ngx_int_t
+ngx_govsvc_calendar_load(ngx_pool_t *pool, const char *text,
+    gs_calendar_t *cal)
+{
+    size_t       n, i;
+    gs_day_t    *days;
+    const char  *p;
+
+    n = (text[0] != '\0');
+    for (p = text; *p; p++) {
+        n += (*p == ',');
+    }
+
+    days = ngx_palloc(pool, (n ? n : 1) * sizeof(gs_day_t));
+    if (days == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0, p = text; i < n; i++) {
+        if (ngx_strlen(p) < 11 || gs_date_parse(p, 10, &days[i].date) != 0) {
+            return NGX_ERROR;
+        }
+
+        days[i].kind = (p[10] == 'h') ? GS_DAY_HOLIDAY : GS_DAY_WORKDAY;
+
+        p = ngx_strchr(p, ',');
+        p = p ? p + 1 : "";
+    }
+
+    return (gs_calendar_init(cal, days, n) == 0) ? NGX_OK : NGX_ERROR;
+}
+
+
+/* the date in China (+08:00), where every time limit is counted */
+
+gs_date_t
+ngx_govsvc_today(void)
+{
+    return (gs_date_t) ((ngx_time() + 8 * 3600) / 86400);
 }
 
 
@@ -1015,7 +1175,7 @@ ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json)
 
 /* the {case_no} of the path, if it can be one: 20 digits */
 
-static ngx_int_t
+ngx_int_t
 ngx_govsvc_case_no(ngx_govsvc_ctx_t *ctx, const char **case_no)
 {
     u_char      *p;

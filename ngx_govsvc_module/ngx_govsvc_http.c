@@ -5,7 +5,8 @@
  * The order of checks for a request is fixed: path (404), method (405),
  * media type (415), body size (413, by client_max_body_size), UTF-8, depth
  * and JSON syntax (400), the public write limit (429), then the route's
- * handler.
+ * handler.  An upload (NGX_GOVSVC_BODY_FILE) is the exception: its handler
+ * runs, after authentication, with the body still unread.
  */
 
 
@@ -97,6 +98,15 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
         return ngx_govsvc_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                      "method_not_allowed",
                                      "method not allowed here", NULL);
+    }
+
+    if (ctx->route->flags & NGX_GOVSVC_BODY_FILE) {
+        /*
+         * An upload: its handler reads the body itself, after
+         * authentication and its own checks; an answer given before
+         * that discards it (ngx_govsvc_send)
+         */
+        return ngx_govsvc_run(r, ctx);
     }
 
     if (!(ctx->route->flags & (NGX_GOVSVC_BODY_JSON|NGX_GOVSVC_BODY_PEM))) {
@@ -452,9 +462,21 @@ ngx_int_t
 ngx_govsvc_send(ngx_http_request_t *r, ngx_uint_t status, ngx_str_t *type,
     const u_char *json, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_int_t          rc;
+    ngx_buf_t         *b;
+    ngx_chain_t        out;
+    ngx_govsvc_ctx_t  *ctx;
+
+    /* an upload answered before its body was read (401, 403, 413, 415,
+     * 422, ...): the body is discarded, so that keep-alive stays right */
+    ctx = ngx_http_get_module_ctx(r, ngx_govsvc_module);
+
+    if (ctx && ctx->route && (ctx->route->flags & NGX_GOVSVC_BODY_FILE)
+        && r->request_body == NULL
+        && ngx_http_discard_request_body(r) != NGX_OK)
+    {
+        r->keepalive = 0;
+    }
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;

@@ -119,6 +119,41 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       offsetof(ngx_govsvc_main_conf_t, password_pool_name),
       NULL },
 
+    { ngx_string("govsvc_files"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, files_path),
+      NULL },
+
+    { ngx_string("govsvc_upload_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, upload_max),
+      NULL },
+
+    { ngx_string("govsvc_signing_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, signing_cert_file),
+      NULL },
+
+    { ngx_string("govsvc_signing_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, signing_key_file),
+      NULL },
+
+    { ngx_string("govsvc_supervision_phone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, supervision_phone),
+      NULL },
+
     { ngx_string("govsvc_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_govsvc_location,
@@ -256,6 +291,7 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->login_limit = NGX_CONF_UNSET_UINT;
     gmcf->login_window = NGX_CONF_UNSET_MSEC;
     gmcf->purge_interval = NGX_CONF_UNSET_MSEC;
+    gmcf->upload_max = NGX_CONF_UNSET;
 
     return gmcf;
 }
@@ -280,6 +316,16 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(gmcf->login_limit, 5);
     ngx_conf_init_msec_value(gmcf->login_window, 15 * 60000);
     ngx_conf_init_msec_value(gmcf->purge_interval, 10 * 60000);
+    ngx_conf_init_value(gmcf->upload_max, 20 * 1024 * 1024);
+
+    if (gmcf->supervision_phone.len == 0) {
+        /* the national government service hotline */
+        ngx_str_set(&gmcf->supervision_phone, "12345");
+    }
+
+    if (ngx_govsvc_notices_init_conf(cf, gmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (gmcf->password_pool_name.len == 0) {
         ngx_str_set(&gmcf->password_pool_name, "default");
@@ -330,6 +376,10 @@ ngx_govsvc_postconfiguration(ngx_conf_t *cf)
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_govsvc_module);
 
     ngx_govsvc_zone_current = gmcf->shm_zone;
+
+    if (ngx_govsvc_files_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (gmcf->shm_zone == NULL) {
         return NGX_OK;

@@ -13,6 +13,8 @@
 #   DIR/users/NAME.crt .key     clients admin clerk handler reviewer approver
 #                               supervisor: CN=NAME, O=GovSvc demo, clientAuth
 #   DIR/nodes/430102.crt .key   node certificate, CN=430102 (clientAuth+serverAuth)
+#   DIR/signing.crt .key        the node's notice signer (digitalSignature,
+#                               nonRepudiation, emailProtection for CMS)
 #   DIR/ca.crl                  CRL (PEM), valid 30 days
 #   DIR/ca+crl.pem              ca.crt followed by ca.crl
 #   DIR/openssl.cnf index.txt serial crlnumber newcerts/   openssl ca state
@@ -21,6 +23,7 @@ set -euo pipefail
 
 USERS=(admin clerk handler reviewer approver supervisor)
 NODES=(430102)
+SIGNER="430102 notice signer"
 
 usage() {
     sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -99,6 +102,13 @@ extendedKeyUsage       = clientAuth, serverAuth
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid
 
+[ sign_ext ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, digitalSignature, nonRepudiation
+extendedKeyUsage       = emailProtection
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
 EOF
@@ -138,6 +148,13 @@ create() {
         if [[ -n $(find "$DIR/ca.crl" -mtime +20 2>/dev/null) ]]; then
             gencrl
         fi
+        # a state folder from before notices were signed
+        if [[ ! -e $DIR/signing.crt ]]; then
+            DIR=$(cd "$DIR" && pwd)
+            cnf=$DIR/openssl.cnf
+            write_cnf
+            issue sign_ext "/O=GovSvc demo/CN=$SIGNER" "$DIR/signing"
+        fi
         return 0
     fi
     mkdir -p "$DIR" "$DIR/users" "$DIR/nodes" "$DIR/newcerts"
@@ -165,6 +182,7 @@ create() {
         for n in "${NODES[@]}"; do
             issue node_ext "/O=GovSvc demo/CN=$n" "$DIR/nodes/$n"
         done
+        issue sign_ext "/O=GovSvc demo/CN=$SIGNER" "$DIR/signing"
         gencrl
     } || { rm -f "$DIR/ca.crt"; exit 1; }
     echo "dev-ca: created $DIR (CA, server, ${#USERS[@]} users, ${#NODES[@]} node)" >&2

@@ -35,18 +35,7 @@ VALUES ('T-001', '000001', '测试许可', '01', 2, $dept, '430102', 20, 10,
 UPDATE items SET status = 'suspended' WHERE code = 'T-002';
 SQL
 
-my $pw = 'a good password';
-$t->create_user(username => 'clerk', name => '张窗口', roles => ['clerk'],
-                password => $pw, department => $dept);
-$t->create_user(username => 'clerk2', name => '李窗口', roles => ['clerk'],
-                password => $pw, department => $other);
-$t->create_user(username => 'handler', name => '王承办',
-                roles => ['handler'], password => $pw, department => $dept);
-$t->create_user(username => 'sup', name => '陈监督',
-                roles => ['supervisor'], password => $pw,
-                department => $other);
-my %h = map { $_ => $t->auth($t->login($_, $pw)->{token}) }
-        qw(clerk clerk2 handler sup);
+my %h = $t->case_staff($dept, $other);
 
 my %person = (type => 'person', name => '张三', id_type => 'id_card',
               id_no => '11010519491231002X', phone => '13800000000',

@@ -1267,6 +1267,24 @@ sub auth {
     return { Authorization => "Bearer $token" };
 }
 
+# case_staff($dept, $other): the cast of the case tests, logged in; their
+# Authorization headers by username: clerk and handler of $dept, clerk2
+# and the supervisor sup of $other (password "a good password")
+sub case_staff {
+    my ($self, $dept, $other) = @_;
+    my $pw = 'a good password';
+    my @cast = ([clerk => '张窗口', 'clerk', $dept],
+                [clerk2 => '李窗口', 'clerk', $other],
+                [handler => '王承办', 'handler', $dept],
+                [sup => '陈监督', 'supervisor', $other]);
+    for my $c (@cast) {
+        $self->create_user(username => $c->[0], name => $c->[1],
+                           roles => [$c->[2]], password => $pw,
+                           department => $c->[3]);
+    }
+    return map { $_->[0] => $self->auth($self->login($_->[0], $pw)) } @cast;
+}
+
 # cookie_auth(login answer, csrf => 1): headers with the session cookie
 # (and X-CSRF-Token unless csrf => 0)
 sub cookie_auth {
