@@ -117,6 +117,12 @@ typedef struct {
     /* govsvc_supervision_phone: printed on every notice */
     ngx_str_t                 supervision_phone;
 
+    /* govsvc_yellow_days N: a case is yellow with at most N working days
+     * left; govsvc_abnormal_draft_days N: a draft older than N days is
+     * abnormal (逾期不来办理) */
+    ngx_int_t                 yellow_days;
+    ngx_int_t                 draft_stale_days;
+
     /* govsvc_purge_interval: ended sessions, old Idempotency-Keys */
     ngx_msec_t                purge_interval;
     ngx_event_t               purge;
@@ -166,6 +172,11 @@ typedef struct {
 
     ngx_atomic_t              cache_hits;
     ngx_atomic_t              cache_misses;
+    ngx_atomic_t              cache_bypasses;
+
+    /* set when a worklist change could not reach Redis: the next worker
+     * that reaches it bumps the worklists' epoch first */
+    ngx_atomic_t              worklists_dirty;
     ngx_atomic_t              rate_limited;
 } ngx_govsvc_metrics_t;
 
@@ -284,6 +295,10 @@ ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
 ngx_int_t ngx_govsvc_send_rate_limited(ngx_http_request_t *r,
     ngx_msec_t left, const char *message);
 
+/* adds a response header; key and value must outlive the request */
+ngx_int_t ngx_govsvc_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len);
+
 /* sends sql on a new PostgreSQL handle, ctx->pg, and keeps the request
  * for handler(pg, res, data); NGX_DONE, or the 503 already answered */
 ngx_int_t ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql,
@@ -299,6 +314,9 @@ ngx_int_t ngx_govsvc_pg_result(ngx_http_request_t *r, PGresult *res,
  * status (404 when no row); NGX_DONE or an answer already given */
 ngx_int_t ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
     const char *sql, int nparams, const char **values);
+/* the handler of ngx_govsvc_json_query(), data the ctx: for those that
+ * look at the result first */
+void ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data);
 
 /* answers a failed statement: constraint violations are the client's
  * (409 duplicate, 422 validation_failed), the rest 500 internal */
@@ -484,6 +502,19 @@ ngx_int_t ngx_govsvc_calendar_load(ngx_pool_t *pool, const char *text,
     gs_calendar_t *cal);
 /* today in China (+08:00), where every time limit is counted */
 gs_date_t ngx_govsvc_today(void);
+
+
+/* ---- ngx_govsvc_lists.c: worklists (cached in Redis), unified query,
+ * abnormal cases ---- */
+
+ngx_int_t ngx_govsvc_worklist_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cases_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_abnormal_list(ngx_govsvc_ctx_t *ctx);
+/* after a transition: bumps the worklists it changed (lists: the
+ * space-separated names govsvc_case_act() returned), then answers body
+ * with 200 */
+ngx_int_t ngx_govsvc_worklists_touch(ngx_govsvc_ctx_t *ctx,
+    const char *lists, ngx_str_t *body);
 
 
 /* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */

@@ -50,8 +50,6 @@ static ngx_int_t ngx_govsvc_regions_get(ngx_govsvc_ctx_t *ctx);
 static ngx_int_t ngx_govsvc_calendar_get(ngx_govsvc_ctx_t *ctx);
 static ngx_int_t ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx);
 
-static void ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res,
-    void *data);
 static ngx_int_t ngx_govsvc_cached_query(ngx_govsvc_ctx_t *ctx,
     ngx_str_t *key, const char *sql, int nparams, const char **values);
 static void ngx_govsvc_cached_reply(redisReply *reply, void *data);
@@ -108,6 +106,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
 
     { NGX_HTTP_POST, "/api/v1/cases", ngx_govsvc_cases_create, JSON, CLERK,
       "cases_create" },
+    { GET, "/api/v1/cases", ngx_govsvc_cases_list, 0, STAFF,
+      "cases_list" },
     { GET, "/api/v1/cases/{}", ngx_govsvc_cases_get, 0, STAFF,
       "cases_get" },
     { NGX_HTTP_PATCH, "/api/v1/cases/{}", ngx_govsvc_cases_patch, JSON,
@@ -123,6 +123,10 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
     { NGX_HTTP_PUT, "/api/v1/cases/{}/materials/{}/files",
       ngx_govsvc_files_upload, NGX_GOVSVC_BODY_FILE, CLERK, "files_upload" },
     { GET, "/api/v1/files/{}", ngx_govsvc_files_get, 0, STAFF, "files_get" },
+    { GET, "/api/v1/worklist", ngx_govsvc_worklist_get, 0, STAFF,
+      "worklist" },
+    { GET, "/api/v1/abnormal", ngx_govsvc_abnormal_list, 0,
+      CLERK|NGX_GOVSVC_ROLE_SUPERVISOR, "abnormal" },
 
     { GET, "/api/v1/departments", ngx_govsvc_departments_list, 0, ADMIN,
       "departments_list" },
@@ -320,7 +324,7 @@ ngx_govsvc_json_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
 }
 
 
-static void
+void
 ngx_govsvc_json_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_ctx_t *ctx = data;

@@ -10,6 +10,7 @@
 
 #include "ngx_govsvc.h"
 #include "gs_calendar.h"
+#include "gs_deadline.h"
 #include "gs_ident.h"
 #include "gs_region.h"
 
@@ -17,7 +18,6 @@
 
 
 #define NGX_GOVSVC_ART32_DAYS     5
-#define NGX_GOVSVC_YELLOW_DAYS    2
 #define NGX_GOVSVC_KEY_MAX        128
 
 
@@ -33,6 +33,8 @@ typedef struct {
     char                      version[NGX_INT_T_LEN + 1];
     char                      department[NGX_INT64_LEN + 1];
     char                      item_version[NGX_INT_T_LEN + 1];
+    char                      resume[96];
+    char                      dates[192];
 } ngx_govsvc_case_t;
 
 
@@ -46,8 +48,13 @@ static void ngx_govsvc_case_written(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx,
     ngx_uint_t status, PGresult *res, ngx_uint_t with_password);
-static cJSON *ngx_govsvc_case_deadline(ngx_pool_t *pool,
-    const char *received, const char *calendar, const char *state);
+static ngx_int_t ngx_govsvc_case_render(ngx_govsvc_ctx_t *ctx,
+    PGresult *res, ngx_uint_t with_password, ngx_str_t *body);
+static cJSON *ngx_govsvc_case_deadline(ngx_http_request_t *r,
+    const char *text, size_t len);
+static ngx_int_t ngx_govsvc_clock_date(cJSON *clock, const char *name,
+    gs_date_t *date);
+static int ngx_govsvc_clock_int(cJSON *clock, const char *name);
 static const char *ngx_govsvc_case_check(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_case_t *cs, const char *fields, const char *materials,
     ngx_uint_t partial);
@@ -60,21 +67,19 @@ static char *ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json);
 static const char *ngx_govsvc_member(cJSON *obj, const char *name);
 static ngx_int_t ngx_govsvc_case_version(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_case_t *cs);
+static void ngx_govsvc_case_suspension(ngx_govsvc_pg_t *pg,
+    PGresult *res, void *data);
+static ngx_int_t ngx_govsvc_case_act(ngx_govsvc_case_t *cs,
+    const char *extra);
 static void ngx_govsvc_case_acted(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 
 
-/* what every case answer selects: the case, its receipt date, calendar */
+/* what every case answer selects: the case, and what its deadline block
+ * is computed from (govsvc_case_clock(): dates, the step's limit, the
+ * calendar that covers them) */
 #define NGX_GOVSVC_CASE_COLUMNS(c)                                           \
-    "govsvc_case_json(" c "), " NGX_GOVSVC_CASE_CLOCK(c)
-
-/* a draft's Art.32 clock runs from receipt, or from the resubmission
- * after a correction */
-#define NGX_GOVSVC_CASE_CLOCK(c)                                             \
-    "(coalesce(" c ".resubmitted_at, " c ".received_at)"                     \
-    " AT TIME ZONE 'Asia/Shanghai')::date::text, "                           \
-    "govsvc_calendar_from((coalesce(" c ".resubmitted_at, " c ".received_at)"\
-    " AT TIME ZONE 'Asia/Shanghai')::date), " c ".state"
+    "govsvc_case_json(" c "), govsvc_case_clock(" c ")"
 
 
 /*
@@ -359,7 +364,7 @@ ngx_govsvc_case_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                    "no such case", NULL);
 
-    } else if (!ngx_govsvc_case_visible(u, res, 4)) {
+    } else if (!ngx_govsvc_case_visible(u, res, 2)) {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                    "the case belongs to another department",
                                    NULL);
@@ -518,7 +523,12 @@ done:
  * POST /api/v1/cases/{case_no}/actions {"action", "version", "opinion",
  * ...}: govsvc_case_act() checks role, department, version, state, the
  * parameters and the notice the action needs, and makes the transition
- * with its opinion, audit entry and outbox event in one transaction.
+ * with its opinion, audit entry and outbox event in one transaction.  The
+ * dates it needs come from here: today, and for resume the due date moved
+ * by the working days the special procedure took, computed on the
+ * calendar read first.  The worklists the transition changed are
+ * invalidated before the answer leaves, so that the next read of any of
+ * them, anywhere, sees it.
  */
 
 ngx_int_t
@@ -577,16 +587,119 @@ ngx_govsvc_cases_act(ngx_govsvc_ctx_t *ctx)
     }
 
     v[1] = cs->version;
-    ngx_govsvc_actor(ctx, &v[4]);               /* [4], [5], [6] */
+
+    if (ngx_strcmp(v[2], "resume") != 0) {
+        return ngx_govsvc_case_act(cs, NULL);
+    }
+
+    return ngx_govsvc_query(ctx,
+        "SELECT c.paused_since, c.due_date,"
+        "  govsvc_calendar_between(c.paused_since - 1,"
+        "   greatest(c.due_date, (now() AT TIME ZONE 'Asia/Shanghai')::date)"
+        "   + 400)"
+        " FROM cases c"
+        " WHERE c.case_no = $1 AND c.state = 'suspended'"
+        "  AND c.paused_since IS NOT NULL AND c.due_date IS NOT NULL",
+        1, v, ngx_govsvc_case_suspension, cs);
+}
+
+
+/*
+ * The suspension read for resume: the due date moved by the working days
+ * it took.  Without one, govsvc_case_act() answers why (404, 403, 409).
+ */
+
+static void
+ngx_govsvc_case_suspension(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_case_t *cs = data;
+
+    int                  taken;
+    char                 moved[11];
+    ngx_int_t            rc;
+    gs_date_t            since, due, today;
+    gs_calendar_t        cal;
+    ngx_http_request_t  *r;
+
+    r = cs->ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        ngx_govsvc_finalize(r, rc);
+        return;
+    }
+
+    if (PQntuples(res) != 1) {
+        ngx_govsvc_finalize(r, ngx_govsvc_case_act(cs, NULL));
+        return;
+    }
+
+    today = ngx_govsvc_today();
+
+    if (gs_date_parse(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), &since)
+        != 0
+        || gs_date_parse(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), &due)
+           != 0
+        || ngx_govsvc_calendar_load(r->pool, PQgetvalue(res, 0, 2), &cal)
+           != NGX_OK)
+    {
+        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* a suspension that began "after today" (a clock set back): none */
+    due = gs_deadline_resume(&cal, due, since, ngx_max(today, since),
+                             &taken);
+    if (due == GS_DATE_INVALID) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "govsvc: no due date after the suspension of case %s",
+                      cs->values[0]);
+        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    gs_date_format(due, moved);
+
+    ngx_sprintf((u_char *) cs->resume,
+                ",\"paused_since\":\"%s\",\"due_date\":\"%s\",\"taken\":%d%Z",
+                PQgetvalue(res, 0, 0), moved, taken);
+
+    ngx_govsvc_finalize(r, ngx_govsvc_case_act(cs, cs->resume));
+}
+
+
+/* govsvc_case_act() with the dates: today, the abnormal draft age, and
+ * resume's (extra: a JSON member list, or NULL) */
+
+static ngx_int_t
+ngx_govsvc_case_act(ngx_govsvc_case_t *cs, const char *extra)
+{
+    char                     today[11];
+    const char             **v;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    v = cs->values;
+    gmcf = ngx_http_get_module_main_conf(cs->ctx->request, ngx_govsvc_module);
+
+    gs_date_format(ngx_govsvc_today(), today);
+
+    ngx_snprintf((u_char *) cs->dates, sizeof(cs->dates) - 1,
+                 "{\"today\":\"%s\",\"stale_days\":%i%s}%Z", today,
+                 gmcf->draft_stale_days, extra ? extra : "");
+    cs->dates[sizeof(cs->dates) - 1] = '\0';
+
+    v[4] = cs->dates;
+    ngx_govsvc_actor(cs->ctx, &v[5]);           /* [5], [6], [7] */
 
     /* the case's JSON is built inside the function, where the opinion it
      * has just written is visible */
-    return ngx_govsvc_query(ctx,
-        "SELECT a.case_json, " NGX_GOVSVC_CASE_CLOCK("(a.c)") ","
-        "  a.query_password"
-        " FROM govsvc_case_act($1, $2::int, $3, $4::jsonb, $5::bigint, $6,"
-        "  $7) a",
-        7, v, ngx_govsvc_case_acted, cs);
+    return ngx_govsvc_query(cs->ctx,
+        "SELECT a.case_json, govsvc_case_clock(a.c), a.query_password,"
+        "  array_to_string(a.lists, ' ')"
+        " FROM govsvc_case_act($1, $2::int, $3, $4::jsonb, $5::jsonb,"
+        "  $6::bigint, $7, $8) a",
+        8, v, ngx_govsvc_case_acted, cs);
 }
 
 
@@ -596,15 +709,25 @@ ngx_govsvc_case_acted(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_case_t *cs = data;
 
     ngx_int_t            rc;
+    ngx_str_t            body;
     ngx_http_request_t  *r;
 
     r = cs->ctx->request;
 
     ngx_govsvc_pg_close(pg);
 
-    if (ngx_govsvc_pg_result(r, res, &rc) == NGX_OK) {
-        rc = ngx_govsvc_case_answer(cs->ctx, NGX_HTTP_OK, res, 1);
+    if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
+        ngx_govsvc_finalize(r, rc);
+        return;
     }
+
+    if (ngx_govsvc_case_render(cs->ctx, res, 1, &body) != NGX_OK) {
+        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the answer waits for the worklists: read-your-writes */
+    rc = ngx_govsvc_worklists_touch(cs->ctx, PQgetvalue(res, 0, 3), &body);
 
     ngx_govsvc_finalize(r, rc);
 }
@@ -633,47 +756,73 @@ ngx_govsvc_case_version(ngx_govsvc_ctx_t *ctx, ngx_govsvc_case_t *cs)
 
 
 /* the case of row 0, with its deadline block (and the query password of
- * column 4, with_password) */
+ * column 2, with_password) */
 
 static ngx_int_t
 ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
     PGresult *res, ngx_uint_t with_password)
 {
-    cJSON      *json, *deadline;
-    ngx_int_t   rc;
+    ngx_str_t  body;
+
+    if (ngx_govsvc_case_render(ctx, res, with_password, &body) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_govsvc_send_json(ctx->request, status, body.data, body.len);
+}
+
+
+static ngx_int_t
+ngx_govsvc_case_render(ngx_govsvc_ctx_t *ctx, PGresult *res,
+    ngx_uint_t with_password, ngx_str_t *body)
+{
+    char        *text;
+    cJSON       *json, *deadline;
+    ngx_int_t    rc;
 
     json = cJSON_ParseWithLength(PQgetvalue(res, 0, 0),
                                  PQgetlength(res, 0, 0));
     if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    deadline = ngx_govsvc_case_deadline(ctx->request->pool,
-                                        PQgetvalue(res, 0, 1),
-                                        PQgetvalue(res, 0, 2),
-                                        PQgetvalue(res, 0, 3));
+    rc = NGX_ERROR;
 
-    if (deadline == NULL) {
-        if (cJSON_AddNullToObject(json, "deadline") == NULL) {
-            cJSON_Delete(json);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    deadline = ngx_govsvc_case_deadline(ctx->request, PQgetvalue(res, 0, 1),
+                                        PQgetlength(res, 0, 1));
 
-    } else {
+    if (deadline != NULL) {
         cJSON_AddItemToObject(json, "deadline", deadline);
+
+    } else if (cJSON_AddNullToObject(json, "deadline") == NULL) {
+        goto done;
     }
 
     /* accept's answer alone: the only time it is shown but on paper */
-    if (with_password && !PQgetisnull(res, 0, 4)
+    if (with_password && !PQgetisnull(res, 0, 2)
         && cJSON_AddStringToObject(json, "query_password",
-                                   PQgetvalue(res, 0, 4))
+                                   PQgetvalue(res, 0, 2))
            == NULL)
     {
-        cJSON_Delete(json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
     }
 
-    rc = ngx_govsvc_send_cjson(ctx->request, status, json);
+    text = cJSON_PrintUnformatted(json);
+    if (text == NULL) {
+        goto done;
+    }
+
+    body->len = ngx_strlen(text);
+    body->data = ngx_pnalloc(ctx->request->pool, body->len);
+
+    if (body->data != NULL) {
+        ngx_memcpy(body->data, text, body->len);
+        rc = NGX_OK;
+    }
+
+    cJSON_free(text);
+
+done:
 
     cJSON_Delete(json);
 
@@ -682,59 +831,148 @@ ngx_govsvc_case_answer(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
 
 
 /*
- * The deadline of a draft (or a case waiting for corrections): Art.32's
- * five working days from receipt.  Other states get theirs with the
- * approval issue; until then, NULL.
+ * The deadline block, from govsvc_case_clock()'s JSON: a draft's is Art.32
+ * (deemed accepted five working days after receipt unless a correction
+ * notice comes first); a case in progress or suspended has its due date,
+ * computed by gs_deadline.  Other states have none: NULL, as on any error
+ * (logged), since a case is still worth answering without it.
  */
 
 static cJSON *
-ngx_govsvc_case_deadline(ngx_pool_t *pool, const char *received,
-    const char *calendar, const char *state)
+ngx_govsvc_case_deadline(ngx_http_request_t *r, const char *text,
+    size_t len)
 {
-    int             left;
-    char            due_text[11];
-    cJSON          *d;
-    gs_date_t       from, due, today;
-    gs_calendar_t   cal;
+    char                     due_text[11];
+    cJSON                   *clock, *d;
+    const char              *state, *kind;
+    gs_deadline_t            dl;
+    gs_calendar_t            cal;
+    gs_deadline_in_t         in;
+    ngx_govsvc_main_conf_t  *gmcf;
 
-    if (ngx_strcmp(state, "draft") != 0) {
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    clock = cJSON_ParseWithLength(text, len);
+    if (clock == NULL) {
         return NULL;
     }
 
-    if (gs_date_parse(received, ngx_strlen(received), &from) != 0
-        || ngx_govsvc_calendar_load(pool, calendar, &cal) != NGX_OK)
+    d = NULL;
+    state = ngx_govsvc_member(clock, "state");
+
+    ngx_memzero(&in, sizeof(gs_deadline_in_t));
+    in.paused_since = GS_DATE_INVALID;
+    in.step_started = GS_DATE_INVALID;
+    in.today = ngx_govsvc_today();
+    in.yellow_days = (int) gmcf->yellow_days;
+
+    if (state == NULL
+        || ngx_govsvc_calendar_load(r->pool,
+                                    ngx_govsvc_member(clock, "calendar"),
+                                    &cal)
+           != NGX_OK)
     {
-        return NULL;
+        goto done;
     }
 
-    due = gs_calendar_add_working_days(&cal, from, NGX_GOVSVC_ART32_DAYS);
-    if (due == GS_DATE_INVALID) {
-        return NULL;
+    if (ngx_strcmp(state, "draft") == 0) {
+        kind = "deemed_acceptance";
+
+        if (ngx_govsvc_clock_date(clock, "received", &in.due) != NGX_OK) {
+            goto done;
+        }
+
+        in.due = gs_calendar_add_working_days(&cal, in.due,
+                                              NGX_GOVSVC_ART32_DAYS);
+
+    } else if (ngx_strcmp(state, "in_progress") == 0
+               || ngx_strcmp(state, "suspended") == 0)
+    {
+        kind = "promised";
+
+        if (ngx_govsvc_clock_date(clock, "due", &in.due) != NGX_OK) {
+            goto done;
+        }
+
+        (void) ngx_govsvc_clock_date(clock, "paused_since",
+                                     &in.paused_since);
+        (void) ngx_govsvc_clock_date(clock, "step_started",
+                                     &in.step_started);
+        in.step_days = ngx_govsvc_clock_int(clock, "step_days");
+        in.step_paused_days = ngx_govsvc_clock_int(clock,
+                                                   "step_paused_days");
+
+    } else {
+        goto done;
     }
 
-    today = ngx_govsvc_today();
-    left = gs_calendar_working_days_between(&cal, today, due);
+    if (gs_deadline_compute(&cal, &in, &dl) != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "govsvc: no deadline from the calendar for \"%s\"",
+                      text);
+        goto done;
+    }
 
-    gs_date_format(due, due_text);
+    gs_date_format(dl.due, due_text);
 
     d = cJSON_CreateObject();
 
     if (d == NULL
-        || cJSON_AddStringToObject(d, "kind", "deemed_acceptance") == NULL
+        || cJSON_AddStringToObject(d, "kind", kind) == NULL
         || cJSON_AddStringToObject(d, "due_date", due_text) == NULL
-        || cJSON_AddNumberToObject(d, "remaining_working_days", left) == NULL
-        || cJSON_AddFalseToObject(d, "paused") == NULL
-        || cJSON_AddStringToObject(d, "level",
-                                   left < 0 ? "red"
-                                   : left <= NGX_GOVSVC_YELLOW_DAYS
-                                     ? "yellow" : "normal") == NULL
-        || cJSON_AddFalseToObject(d, "step_overdue") == NULL)
+        || cJSON_AddNumberToObject(d, "remaining_working_days",
+                                   dl.remaining) == NULL
+        || cJSON_AddBoolToObject(d, "paused", dl.paused) == NULL
+        || cJSON_AddStringToObject(d, "level", gs_level_name(dl.level))
+           == NULL
+        || cJSON_AddBoolToObject(d, "step_overdue", dl.step_overdue)
+           == NULL)
     {
         cJSON_Delete(d);
-        return NULL;
+        d = NULL;
     }
 
+done:
+
+    cJSON_Delete(clock);
+
     return d;
+}
+
+
+/* a "YYYY-MM-DD" member of the clock; NGX_DECLINED when null or absent */
+
+static ngx_int_t
+ngx_govsvc_clock_date(cJSON *clock, const char *name, gs_date_t *date)
+{
+    const char  *s;
+
+    s = ngx_govsvc_member(clock, name);
+
+    if (s == NULL || gs_date_parse(s, ngx_strlen(s), date) != 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a non-negative whole member of the clock; 0 when null or absent */
+
+static int
+ngx_govsvc_clock_int(cJSON *clock, const char *name)
+{
+    cJSON  *n;
+
+    n = cJSON_GetObjectItemCaseSensitive(clock, name);
+
+    if (!cJSON_IsNumber(n) || n->valuedouble < 0
+        || n->valuedouble > 100000)
+    {
+        return 0;
+    }
+
+    return (int) n->valuedouble;
 }
 
 

@@ -67,8 +67,6 @@ static void ngx_govsvc_files_found(ngx_govsvc_pg_t *pg, PGresult *res,
 static ngx_int_t ngx_govsvc_files_send(ngx_govsvc_ctx_t *ctx, PGresult *res);
 static ngx_int_t ngx_govsvc_files_disposition(ngx_http_request_t *r,
     const u_char *name, size_t len);
-static ngx_int_t ngx_govsvc_files_header(ngx_http_request_t *r,
-    const char *key, u_char *value, size_t len);
 
 
 static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
@@ -887,7 +885,7 @@ ngx_govsvc_files_send(ngx_govsvc_ctx_t *ctx, PGresult *res)
     if (ngx_govsvc_files_disposition(r, (u_char *) PQgetvalue(res, 0, 0),
                                      PQgetlength(res, 0, 0))
         != NGX_OK
-        || ngx_govsvc_files_header(r, "X-Content-Type-Options",
+        || ngx_govsvc_add_header(r, "X-Content-Type-Options",
                                    (u_char *) "nosniff",
                                    sizeof("nosniff") - 1)
            != NGX_OK)
@@ -971,26 +969,5 @@ ngx_govsvc_files_disposition(ngx_http_request_t *r, const u_char *name,
         *p++ = hex[c & 0xf];
     }
 
-    return ngx_govsvc_files_header(r, "Content-Disposition", v, p - v);
-}
-
-
-static ngx_int_t
-ngx_govsvc_files_header(ngx_http_request_t *r, const char *key,
-    u_char *value, size_t len)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    return NGX_OK;
+    return ngx_govsvc_add_header(r, "Content-Disposition", v, p - v);
 }

@@ -576,6 +576,29 @@ ngx_govsvc_send_unavailable(ngx_http_request_t *r, const char *what)
 }
 
 
+/* key and value must outlive the request: literals or its pool */
+
+ngx_int_t
+ngx_govsvc_add_header(ngx_http_request_t *r, const char *key, u_char *value,
+    size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
     const char *const *values, ngx_govsvc_pg_handler_pt handler, void *data)

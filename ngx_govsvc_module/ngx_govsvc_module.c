@@ -40,6 +40,11 @@ static char *ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+static ngx_conf_num_bounds_t  ngx_govsvc_days_bounds = {
+    ngx_conf_check_num_bounds, 0, 365
+};
+
+
 static ngx_command_t  ngx_govsvc_commands[] = {
 
     { ngx_string("govsvc_postgres"),
@@ -153,6 +158,20 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_govsvc_main_conf_t, supervision_phone),
       NULL },
+
+    { ngx_string("govsvc_yellow_days"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, yellow_days),
+      &ngx_govsvc_days_bounds },
+
+    { ngx_string("govsvc_abnormal_draft_days"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, draft_stale_days),
+      &ngx_govsvc_days_bounds },
 
     { ngx_string("govsvc_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -292,6 +311,8 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->login_window = NGX_CONF_UNSET_MSEC;
     gmcf->purge_interval = NGX_CONF_UNSET_MSEC;
     gmcf->upload_max = NGX_CONF_UNSET;
+    gmcf->yellow_days = NGX_CONF_UNSET;
+    gmcf->draft_stale_days = NGX_CONF_UNSET;
 
     return gmcf;
 }
@@ -317,6 +338,8 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(gmcf->login_window, 15 * 60000);
     ngx_conf_init_msec_value(gmcf->purge_interval, 10 * 60000);
     ngx_conf_init_value(gmcf->upload_max, 20 * 1024 * 1024);
+    ngx_conf_init_value(gmcf->yellow_days, 2);
+    ngx_conf_init_value(gmcf->draft_stale_days, 30);
 
     if (gmcf->supervision_phone.len == 0) {
         /* the national government service hotline */

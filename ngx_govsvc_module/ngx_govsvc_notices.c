@@ -36,10 +36,11 @@ typedef struct {
     const char               *values[10];
     const char               *kind;
     ngx_int_t                 deadline_days;    /* 0: none given */
+    ngx_int_t                 extension_days;   /* 0: none given */
     ngx_uint_t                step;
     char                      password[NGX_GOVSVC_QUERY_PASSWORD_LEN + 1];
     char                      hash[NGX_GOVSVC_PASSWORD_HASH_LEN];
-    char                      dates[64];
+    char                      dates[96];
     char                     *notice_no;
     char                     *sha256;
     char                     *issued_at;
@@ -220,6 +221,13 @@ ngx_govsvc_notices_create(ngx_govsvc_ctx_t *ctx)
         nt->deadline_days = (ngx_int_t) days->valuedouble;
     }
 
+    days = cJSON_GetObjectItemCaseSensitive(ctx->body, "days");
+    if (cJSON_IsNumber(days) && days->valuedouble >= 1
+        && days->valuedouble <= 10)
+    {
+        nt->extension_days = (ngx_int_t) days->valuedouble;
+    }
+
     r->main->count++;
 
     if (ngx_strcmp(nt->kind, "acceptance") != 0) {
@@ -262,7 +270,8 @@ ngx_govsvc_notice_hashed(ngx_govsvc_ctx_t *ctx, ngx_int_t rc)
 }
 
 
-/* the item's promised days and the calendar ahead, for the dates */
+/* the item's promised days, the case's due date and the calendar ahead,
+ * for the dates */
 
 static void
 ngx_govsvc_notice_start(ngx_govsvc_notice_t *nt)
@@ -281,9 +290,9 @@ ngx_govsvc_notice_start(ngx_govsvc_notice_t *nt)
 
     if (ngx_govsvc_pg_query(nt->ctx->pg,
             "SELECT i.promised_days,"
-            "  (SELECT coalesce(string_agg(day::text || kind, ','"
-            "    ORDER BY day), '') FROM calendar_days"
-            "   WHERE day > t.today AND day <= t.today + 400)"
+            "  govsvc_calendar_between(least(t.today, c.due_date),"
+            "   greatest(t.today, c.due_date) + 400),"
+            "  c.due_date"
             " FROM cases c JOIN items i ON i.code = c.item_code,"
             "  (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date"
             "   AS today) t"
@@ -423,13 +432,14 @@ done:
 
 /*
  * The dates the notice prints, from today: the acceptance's promised date
- * (the item's promised working days) and the correction's deadline.
+ * (the item's promised working days), the correction's deadline; and
+ * the due date an extension leads to, from the case's.
  */
 
 static ngx_int_t
 ngx_govsvc_notice_dates(ngx_govsvc_notice_t *nt, PGresult *res)
 {
-    char                 promised[11], deadline[11];
+    char                 promised[11], deadline[11], extended[11];
     ngx_int_t            days;
     gs_date_t            today, d;
     gs_calendar_t        cal;
@@ -464,9 +474,27 @@ ngx_govsvc_notice_dates(ngx_govsvc_notice_t *nt, PGresult *res)
 
     gs_date_format(d, deadline);
 
+    extended[0] = '\0';
+
+    if (!PQgetisnull(res, 0, 2)) {
+        if (gs_date_parse(PQgetvalue(res, 0, 2), PQgetlength(res, 0, 2), &d)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+
+        d = gs_calendar_add_working_days(&cal, d, (int) nt->extension_days);
+        if (d == GS_DATE_INVALID) {
+            return NGX_ERROR;
+        }
+
+        gs_date_format(d, extended);
+    }
+
     ngx_sprintf((u_char *) nt->dates,
-                "{\"promised_date\":\"%s\",\"deadline\":\"%s\"}%Z",
-                promised, deadline);
+                "{\"promised_date\":\"%s\",\"deadline\":\"%s\","
+                "\"new_due_date\":\"%s\"}%Z",
+                promised, deadline, extended);
 
     return NGX_OK;
 }

@@ -307,10 +307,12 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
         "govsvc_cache_hits_total %uA\n"
         "# TYPE govsvc_cache_misses_total counter\n"
         "govsvc_cache_misses_total %uA\n"
+        "# TYPE govsvc_cache_bypasses_total counter\n"
+        "govsvc_cache_bypasses_total %uA\n"
         "# TYPE govsvc_rate_limited_total counter\n"
         "govsvc_rate_limited_total %uA\n",
         rup, rpend, m->redis_errors, m->redis_timeouts, m->cache_hits,
-        m->cache_misses, m->rate_limited);
+        m->cache_misses, m->cache_bypasses, m->rate_limited);
 
     return ngx_govsvc_send(r, NGX_HTTP_OK, &type, buf, p - buf);
 }
