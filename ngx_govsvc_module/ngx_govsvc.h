@@ -504,6 +504,12 @@ ngx_int_t ngx_govsvc_calendar_load(ngx_pool_t *pool, const char *text,
 gs_date_t ngx_govsvc_today(void);
 
 
+/* keeps value under key in Redis for govsvc_cache_ttl, if Redis is
+ * configured; not waited for */
+void ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
+    const char *value, size_t len);
+
+
 /* ---- ngx_govsvc_lists.c: worklists (cached in Redis), unified query,
  * abnormal cases ---- */
 

@@ -448,33 +448,48 @@ ngx_govsvc_cached_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_cached_t *cq = data;
 
-    u_char                  ttl[NGX_INT_T_LEN];
-    const char             *argv[5];
-    size_t                  argvlen[5];
-    ngx_govsvc_main_conf_t *gmcf;
-
-    gmcf = ngx_http_get_module_main_conf(cq->ctx->request, ngx_govsvc_module);
-
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK
-        && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && gmcf->redis)
+        && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
     {
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (const char *) cq->key.data;
-        argvlen[1] = cq->key.len;
-        argv[2] = PQgetvalue(res, 0, 0);
-        argvlen[2] = PQgetlength(res, 0, 0);
-        argv[3] = "PX";
-        argvlen[3] = 2;
-        argv[4] = (const char *) ttl;
-        argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
-
-        /* a cache fill may fail: the next read tries again */
-        (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_redis_ignore,
-                                        NULL, 5, argv, argvlen);
+        ngx_govsvc_cache_put(cq->ctx->request, &cq->key,
+                             PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
     }
 
     ngx_govsvc_json_result(pg, res, cq->ctx);
+}
+
+
+/* SET key value PX govsvc_cache_ttl, not waited for: a fill that fails
+ * is tried again by the next read */
+
+void
+ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
+    const char *value, size_t len)
+{
+    u_char                   ttl[NGX_INT_T_LEN];
+    const char              *argv[5];
+    size_t                   argvlen[5];
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gmcf->redis == NULL) {
+        return;
+    }
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+    argv[2] = value;
+    argvlen[2] = len;
+    argv[3] = "PX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
+
+    (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_redis_ignore,
+                                    NULL, 5, argv, argvlen);
 }
 
 

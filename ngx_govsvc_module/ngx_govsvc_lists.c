@@ -95,7 +95,6 @@ static void ngx_govsvc_list_cleanup(void *data);
 static void ngx_govsvc_touch_reply(redisReply *reply, void *data);
 static void ngx_govsvc_worklists_lost(ngx_http_request_t *r);
 static void ngx_govsvc_touch_cleanup(void *data);
-static void ngx_govsvc_lists_ignore(redisReply *reply, void *data);
 static ngx_int_t ngx_govsvc_x_cache(ngx_http_request_t *r, const char *v);
 
 
@@ -602,31 +601,11 @@ ngx_govsvc_worklist_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_list_t *ls = data;
 
-    u_char                   ttl[NGX_INT_T_LEN];
-    const char              *argv[5];
-    size_t                   argvlen[5];
-    ngx_govsvc_main_conf_t  *gmcf;
-
-    gmcf = ngx_http_get_module_main_conf(ls->ctx->request, ngx_govsvc_module);
-
-    if (ls->key.len && gmcf->redis && res
-        && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-        && !PQgetisnull(res, 0, 0))
+    if (ls->key.len && res && PQresultStatus(res) == PGRES_TUPLES_OK
+        && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
     {
-        argv[0] = "SET";
-        argvlen[0] = 3;
-        argv[1] = (const char *) ls->key.data;
-        argvlen[1] = ls->key.len;
-        argv[2] = PQgetvalue(res, 0, 0);
-        argvlen[2] = PQgetlength(res, 0, 0);
-        argv[3] = "PX";
-        argvlen[3] = 2;
-        argv[4] = (const char *) ttl;
-        argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
-
-        /* a fill may fail: the next read tries again */
-        (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_lists_ignore,
-                                        NULL, 5, argv, argvlen);
+        ngx_govsvc_cache_put(ls->ctx->request, &ls->key,
+                             PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
     }
 
     ngx_govsvc_json_result(pg, res, ls->ctx);
@@ -1064,10 +1043,4 @@ static ngx_int_t
 ngx_govsvc_x_cache(ngx_http_request_t *r, const char *v)
 {
     return ngx_govsvc_add_header(r, "X-Cache", (u_char *) v, ngx_strlen(v));
-}
-
-
-static void
-ngx_govsvc_lists_ignore(redisReply *reply, void *data)
-{
 }

@@ -66,11 +66,6 @@ sub get_case {
     return $t->req(GET => "/api/v1/cases/$c->{case_no}", tls => 1,
                    headers => $h{clerk})->{json};
 }
-sub refused {
-    my ($r, $status, $code, $what) = @_;
-    is($r->{status}, $status, "$what: $status");
-    is($r->{json}{error}{code}, $code, "$what: $code");
-}
 # what any refusal must leave untouched
 sub written {
     return join ',', map { $t->psql("SELECT count(*) FROM $_") }
@@ -85,23 +80,23 @@ my $year = strftime('%Y', gmtime(time + 8 * 3600));
 my $c = new_case(\%person);
 my $before = written();
 
-refused(act($c, { action => 'accept', version => 1 }), 409,
+$t->refused(act($c, { action => 'accept', version => 1 }), 409,
         'notice_required', 'accept without its notice');
-refused(act($c, { action => 'frobnicate', version => 1 }), 422,
+$t->refused(act($c, { action => 'frobnicate', version => 1 }), 422,
         'validation_failed', 'no such action');
-refused(act($c, { version => 1 }), 422, 'validation_failed',
+$t->refused(act($c, { version => 1 }), 422, 'validation_failed',
         'no action given');
-refused(act($c, { action => 'accept' }), 422, 'validation_failed',
+$t->refused(act($c, { action => 'accept' }), 422, 'validation_failed',
         'no version given');
-refused(notice($c, { kind => 'welcome' }), 422, 'validation_failed',
+$t->refused(notice($c, { kind => 'welcome' }), 422, 'validation_failed',
         'no such kind of notice');
-refused(notice($c, { kind => 'acceptance' }, 'handler'), 403, 'forbidden',
+$t->refused(notice($c, { kind => 'acceptance' }, 'handler'), 403, 'forbidden',
         'a handler issues no acceptance notice');
-refused(notice($c, { kind => 'acceptance' }, 'clerk2'), 403, 'forbidden',
+$t->refused(notice($c, { kind => 'acceptance' }, 'clerk2'), 403, 'forbidden',
         'nor a clerk of another department');
-refused(notice($c, { kind => 'extension', reason => 'x', days => 3 }), 403,
+$t->refused(notice($c, { kind => 'extension', reason => 'x', days => 3 }), 403,
         'forbidden', 'an extension needs an approver');
-refused(notice({ case_no => '43010220000101999999' },
+$t->refused(notice({ case_no => '43010220000101999999' },
                { kind => 'acceptance' }), 404, 'not_found',
         'a notice for no case');
 is(written(), $before, 'the refusals wrote nothing');
@@ -179,15 +174,15 @@ is_deeply([@{ $r->{json} }{qw(valid kind issuer)}],
 $r = $t->req(GET => "/api/v1/public/notices/$n2->{notice_no}/verify?sha256="
                     . ('0' x 64));
 ok(!$r->{json}{valid}, 'another hash is not valid');
-refused($t->req(GET => "/api/v1/public/notices/$n2->{notice_no}/verify"
+$t->refused($t->req(GET => "/api/v1/public/notices/$n2->{notice_no}/verify"
                        . '?sha256=xyz'), 422, 'validation_failed',
         'verify with no hash');
-refused($t->req(GET => "/api/v1/public/notices/430102-SL-$year-999999/verify"
+$t->refused($t->req(GET => "/api/v1/public/notices/430102-SL-$year-999999/verify"
                        . '?sha256=' . ('0' x 64)), 404, 'not_found',
         'verify an unknown number');
-refused($t->req(GET => $n2->{url}, tls => 1, headers => $h{clerk2}), 403,
+$t->refused($t->req(GET => $n2->{url}, tls => 1, headers => $h{clerk2}), 403,
         'forbidden', 'another department reads no notice');
-refused($t->req(GET => $n2->{url}), 401, 'unauthenticated',
+$t->refused($t->req(GET => $n2->{url}), 401, 'unauthenticated',
         'nor does the public');
 
 # a change of the case needs a new notice
@@ -196,9 +191,9 @@ $r = $t->req(PATCH => "/api/v1/cases/$c->{case_no}", tls => 1,
              json => { version => 1, project_name => '改过的项目名' });
 is($r->{status}, 200, 'the draft changed');
 $before = written();
-refused(act($c, { action => 'accept', version => 2 }), 409,
+$t->refused(act($c, { action => 'accept', version => 2 }), 409,
         'notice_required', 'the notice was for the case before the change');
-refused(act($c, { action => 'accept', version => 1 }), 409,
+$t->refused(act($c, { action => 'accept', version => 1 }), 409,
         'version_conflict', 'a stale version');
 is(written(), $before, 'the refusals wrote nothing');
 
@@ -210,9 +205,9 @@ my $promised = $t->req(GET => $n->{url}, tls => 1,
                                     Accept => 'application/json' })
                  ->{json}{fields}{promised_date};
 
-refused(act($c, { action => 'accept', version => 2 }, 'handler'), 403,
+$t->refused(act($c, { action => 'accept', version => 2 }, 'handler'), 403,
         'forbidden', 'a handler does not accept');
-refused(act($c, { action => 'accept', version => 2 }, 'clerk2'), 403,
+$t->refused(act($c, { action => 'accept', version => 2 }, 'clerk2'), 403,
         'forbidden', 'nor a clerk of another department');
 
 $r = act($c, { action => 'accept', version => 2, opinion => '材料齐全' });
@@ -246,11 +241,11 @@ is($t->psql("SELECT count(*) FROM outbox WHERE type = 'case.accept'"
             . " AND case_no = '$c->{case_no}'"), '1', 'in the outbox');
 
 $before = written();
-refused(act($c, { action => 'accept', version => 3 }), 409, 'invalid_state',
+$t->refused(act($c, { action => 'accept', version => 3 }), 409, 'invalid_state',
         'accepted twice');
-refused(notice($c, { kind => 'rejection', reason => 'x' }), 409,
+$t->refused(notice($c, { kind => 'rejection', reason => 'x' }), 409,
         'invalid_state', 'a rejection notice for a case in progress');
-refused($t->req(PATCH => "/api/v1/cases/$c->{case_no}", tls => 1,
+$t->refused($t->req(PATCH => "/api/v1/cases/$c->{case_no}", tls => 1,
                 headers => $h{clerk},
                 json => { version => 3, project_name => 'x' }), 409,
         'invalid_state', 'a case in progress is no draft to change');
@@ -265,7 +260,7 @@ is($r->{json}{step}, 'complete', '即办件: no approval steps');
 # ---- reject (an organisation) ------------------------------------------
 
 my $o = new_case(\%org);
-refused(notice($o, { kind => 'rejection' }), 422, 'validation_failed',
+$t->refused(notice($o, { kind => 'rejection' }), 422, 'validation_failed',
         'a rejection needs its reason');
 $r = notice($o, { kind => 'rejection', reason => '不属于本机关职权范围' });
 is($r->{status}, 201, 'rejection notice issued');
@@ -279,7 +274,7 @@ like($page, qr/行政诉讼/, 'and to a lawsuit');
 like($page, qr/长沙市某某餐饮有限公司/, 'the organisation');
 
 $before = written();
-refused(act($o, { action => 'reject', version => 1, reason => '别的理由' }),
+$t->refused(act($o, { action => 'reject', version => 1, reason => '别的理由' }),
         409, 'notice_required', 'a reason other than the notice\'s');
 is(written(), $before, 'nothing written');
 $r = act($o, { action => 'reject', version => 1,
@@ -292,7 +287,7 @@ ok(!exists $r->{json}{query_password}, 'no password for a rejection');
 
 my $k = new_case(\%person);
 $before = written();
-refused(notice($k, { kind => 'correction', reason => '缺少材料',
+$t->refused(notice($k, { kind => 'correction', reason => '缺少材料',
                      deadline_days => 9, materials => ['M2'] }),
         422, 'validation_failed', 'a deadline over 5 working days');
 is(notice($k, { kind => 'correction', reason => '缺少材料',
@@ -319,7 +314,7 @@ my $deadline = $t->req(GET => $r->{json}{url}, tls => 1,
                                     Accept => 'application/json' })
                  ->{json}{fields}{deadline};
 
-refused(act($k, { action => 'request_correction', version => 1,
+$t->refused(act($k, { action => 'request_correction', version => 1,
                   reason => '缺少材料', deadline_days => 4,
                   materials => ['M2', 'M3'] }),
         409, 'notice_required', 'another deadline than the notice\'s');
@@ -333,7 +328,7 @@ is_deeply($r->{json}{correction}{materials}, ['M2', 'M3'], 'what to bring');
 is($r->{json}{correction}{round}, 1, 'round 1');
 is($r->{json}{correction}{deadline}, $deadline, 'by the notice\'s deadline');
 
-refused(act($k, { action => 'accept', version => 2 }), 409, 'invalid_state',
+$t->refused(act($k, { action => 'accept', version => 2 }), 409, 'invalid_state',
         'no acceptance while corrections are awaited');
 $r = act($k, { action => 'resubmit', version => 2 });
 is($r->{status}, 200, 'the materials were brought');
@@ -349,7 +344,7 @@ $r = act($k, { action => 'request_correction', version => 3,
                reason => '仍缺材料', deadline_days => 2,
                materials => ['M2'] });
 is($r->{json}{correction}{round}, 2, 'a second round');
-refused(act($k, { action => 'resubmit', version => 3 }), 409,
+$t->refused(act($k, { action => 'resubmit', version => 3 }), 409,
         'version_conflict', 'resubmit with a stale version');
 is(act($k, { action => 'resubmit', version => 4 })->{status}, 200,
    'resubmitted again');

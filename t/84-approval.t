@@ -67,13 +67,6 @@ sub get_case {
     return $t->req(GET => "/api/v1/cases/$c->{case_no}", tls => 1,
                    headers => $h{$who // 'clerk'});
 }
-sub refused {
-    my ($r, $status, $code, $what, $field) = @_;
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    is($r->{status}, $status, "$what: $status") or diag $r->{body};
-    is($r->{json}{error}{code}, $code, "$what: $code");
-    is($r->{json}{error}{field}, $field, "$what: field $field") if $field;
-}
 sub written {
     return join ',', map { $t->psql("SELECT count(*) FROM $_") }
         qw(notices outbox audit_log case_opinions special_procedures),
@@ -129,24 +122,24 @@ ok(!has(worklist('clerk'), $c), 'nor the clerk\'s');
 # ---- pass: only the step's role, with an opinion, on this version ---------
 
 my $before = written();
-refused(act($c, { action => 'pass', version => $c->{version},
+$t->refused(act($c, { action => 'pass', version => $c->{version},
                   opinion => '同意' }), 403, 'forbidden',
         'a clerk passes no 初审');
-refused(act($c, { action => 'pass', version => $c->{version},
+$t->refused(act($c, { action => 'pass', version => $c->{version},
                   opinion => '同意' }, 'reviewer'), 403, 'forbidden',
         'nor does the reviewer before it is theirs');
-refused(act($c, { action => 'pass', version => $c->{version} }, 'handler'),
+$t->refused(act($c, { action => 'pass', version => $c->{version} }, 'handler'),
         422, 'validation_failed', 'a pass without an opinion', 'opinion');
-refused(act($c, { action => 'pass', version => $c->{version} - 1,
+$t->refused(act($c, { action => 'pass', version => $c->{version} - 1,
                   opinion => '同意' }, 'handler'), 409, 'version_conflict',
         'a pass on a stale version');
-refused(act($c, { action => 'complete', version => $c->{version},
+$t->refused(act($c, { action => 'complete', version => $c->{version},
                   result => 'approved' }), 409, 'invalid_state',
         'complete before the last step');
-refused(act($c, { action => 'resume', version => $c->{version},
+$t->refused(act($c, { action => 'resume', version => $c->{version},
                   result => 'x' }, 'handler'), 409, 'invalid_state',
         'resume what is not suspended');
-refused(act($c, { action => 'void', version => $c->{version},
+$t->refused(act($c, { action => 'void', version => $c->{version},
                   reason => 'x' }), 409, 'invalid_state',
         'void a case that is not abnormal');
 is(written(), $before, 'the refusals wrote nothing');
@@ -160,14 +153,14 @@ ok(has(worklist('reviewer'), $c), 'in the reviewer\'s 待办');
 
 # ---- special procedure (Art.45): the clock stops, then moves --------------
 
-refused(act($c, { action => 'suspend', procedure => 'expert_review',
+$t->refused(act($c, { action => 'suspend', procedure => 'expert_review',
                   reason => '需专家评审', days => 5,
                   version => $c->{version} }, 'reviewer'),
         409, 'notice_required', 'suspend without its notice');
-refused(notice($c, { kind => 'special_procedure', procedure => 'expert_review',
+$t->refused(notice($c, { kind => 'special_procedure', procedure => 'expert_review',
                      reason => '需专家评审', days => 5 }, 'handler'),
         403, 'forbidden', 'the notice belongs to the current step\'s role');
-refused(notice($c, { kind => 'special_procedure', procedure => 'magic',
+$t->refused(notice($c, { kind => 'special_procedure', procedure => 'magic',
                      reason => '需专家评审', days => 5 }, 'reviewer'),
         422, 'validation_failed', 'a procedure not in Art.45', 'procedure');
 my $tb = ok_notice($c, { kind => 'special_procedure',
@@ -177,7 +170,7 @@ like($tb->{notice_no}, qr/-TB-/, 'numbered as a 特别程序告知书');
 my $page = $t->req(GET => $tb->{url}, tls => 1, headers => $h{reviewer});
 like($page->{body}, qr/特别程序告知书/, 'printed as such');
 like($page->{body}, qr/专家评审/, 'with the procedure\'s name');
-refused(act($c, { action => 'suspend', procedure => 'expert_review',
+$t->refused(act($c, { action => 'suspend', procedure => 'expert_review',
                   reason => '需专家评审', days => 6,
                   version => $c->{version} }, 'reviewer'),
         409, 'notice_required', 'suspend with other days than printed');
@@ -189,10 +182,10 @@ ok($c->{deadline}{paused}, 'the clock is paused');
 is($c->{special_procedures}[0]{kind}, 'expert_review', 'the procedure listed');
 ok(!defined $c->{special_procedures}[0]{ended_at}, 'running');
 ok(has(worklist('reviewer'), $c), 'still in the reviewer\'s 待办');
-refused(act($c, { action => 'pass', opinion => '同意',
+$t->refused(act($c, { action => 'pass', opinion => '同意',
                   version => $c->{version} }, 'reviewer'),
         409, 'invalid_state', 'no pass while suspended');
-refused(act($c, { action => 'resume', version => $c->{version} },
+$t->refused(act($c, { action => 'resume', version => $c->{version} },
             'reviewer'), 422, 'validation_failed', 'resume without a result',
         'result');
 
@@ -220,9 +213,9 @@ is($c->{special_procedures}[0]{result}, '专家评审通过', 'with its result')
 
 # ---- extension (Art.42): an approver, once, at most 10 working days ----------
 
-refused(notice($c, { kind => 'extension', reason => '情况复杂', days => 3 },
+$t->refused(notice($c, { kind => 'extension', reason => '情况复杂', days => 3 },
                'reviewer'), 403, 'forbidden', 'an extension needs an approver');
-refused(notice($c, { kind => 'extension', reason => '情况复杂', days => 11 },
+$t->refused(notice($c, { kind => 'extension', reason => '情况复杂', days => 11 },
                'approver'), 422, 'validation_failed',
         'an extension of 11 working days', 'days');
 my $yq = ok_notice($c, { kind => 'extension', reason => '情况复杂',
@@ -234,7 +227,7 @@ $c = ok_act($c, { action => 'extend', reason => '情况复杂', days => 3 },
 is($c->{deadline}{due_date}, working_day($due, 3),
    'due 3 working days later');
 is($c->{extension}{days}, 3, 'the extension is shown');
-refused(notice($c, { kind => 'extension', reason => '再延', days => 1 },
+$t->refused(notice($c, { kind => 'extension', reason => '再延', days => 1 },
                'approver'), 409, 'invalid_state', 'a second extension');
 
 # ---- the last steps, and completion with the decision ----------------------
@@ -246,16 +239,16 @@ $c = ok_act($c, { action => 'pass', opinion => '准予许可' }, 'approver',
             '决定 passed');
 is($c->{step}, 'complete', 'on to 办结');
 ok(has(worklist('clerk'), $c), 'back in the clerk\'s 待办');
-refused(act($c, { action => 'complete', result => 'approved',
+$t->refused(act($c, { action => 'complete', result => 'approved',
                   licence_no => 'JY14301020000001',
                   valid_until => '2031-11-28', version => $c->{version} }),
         409, 'notice_required', 'complete before the decision is printed');
-refused(act($c, { action => 'complete', result => 'maybe',
+$t->refused(act($c, { action => 'complete', result => 'maybe',
                   version => $c->{version} }), 422, 'validation_failed',
         'an unknown result', 'result');
 ok_notice($c, { kind => 'approval_decision', licence_no => 'JY14301020000001',
                 valid_until => '2031-11-28' });
-refused(act($c, { action => 'complete', result => 'approved',
+$t->refused(act($c, { action => 'complete', result => 'approved',
                   licence_no => 'JY14301020000002',
                   valid_until => '2031-11-28', version => $c->{version} }),
         409, 'notice_required', 'complete with another licence than printed');
@@ -288,16 +281,16 @@ is($t->psql("SELECT count(*) FROM audit_log WHERE object = :'o'"
 my $rt = new_case(undef, '退窗的项目');
 ok_notice($rt, { kind => 'acceptance' });
 $rt = ok_act($rt, { action => 'accept' }, 'clerk', 'accepted');
-refused(act($rt, { action => 'return', version => $rt->{version} }, 'handler'),
+$t->refused(act($rt, { action => 'return', version => $rt->{version} }, 'handler'),
         422, 'validation_failed', 'a return without an opinion', 'opinion');
 $rt = ok_act($rt, { action => 'return', opinion => '不符合条件' }, 'handler',
             'returned to the window (退窗)');
 is($rt->{step}, 'complete', 'straight to 办结');
 is($rt->{result}, 'refused', 'with the result refused');
-refused(notice($rt, { kind => 'approval_decision' }), 409, 'invalid_state',
+$t->refused(notice($rt, { kind => 'approval_decision' }), 409, 'invalid_state',
         'no approval decision for a returned case');
 ok_notice($rt, { kind => 'refusal_decision', reason => '不符合法定条件' });
-refused(act($rt, { action => 'complete', result => 'approved',
+$t->refused(act($rt, { action => 'complete', result => 'approved',
                   version => $rt->{version} }), 422, 'validation_failed',
         'a returned case is not approved', 'result');
 $rt = ok_act($rt, { action => 'complete', result => 'refused',
@@ -323,7 +316,7 @@ ok_notice($x, { kind => 'correction', reason => '缺材料', deadline_days => 1,
 $x = ok_act($x, { action => 'request_correction', reason => '缺材料',
                   deadline_days => 1, materials => ['M1'] }, 'clerk',
             'correction requested');
-refused(act($x, { action => 'void', reason => '逾期', version => $x->{version} }),
+$t->refused(act($x, { action => 'void', reason => '逾期', version => $x->{version} }),
         409, 'invalid_state', 'void before the deadline passed');
 $t->psql("UPDATE cases SET correction = jsonb_set(correction, '{deadline}',"
          . " to_jsonb((current_date - 3)::text)) WHERE case_no = :'c'",
@@ -344,22 +337,22 @@ $r = $t->req(GET => '/api/v1/abnormal?kind=draft_stale', tls => 1,
              headers => $h{clerk});
 is_deeply([ map { $_->{case_no} } @{ $r->{json}{items} } ],
           [ $stale->{case_no} ], 'filtered by kind');
-refused($t->req(GET => '/api/v1/abnormal?kind=late', tls => 1,
+$t->refused($t->req(GET => '/api/v1/abnormal?kind=late', tls => 1,
                 headers => $h{clerk}), 400, 'invalid_request',
         'an unknown kind', 'kind');
-refused($t->req(GET => '/api/v1/abnormal', tls => 1, headers => $h{handler}),
+$t->refused($t->req(GET => '/api/v1/abnormal', tls => 1, headers => $h{handler}),
         403, 'forbidden', 'a handler has no abnormal list');
 is_deeply($t->req(GET => '/api/v1/abnormal', tls => 1,
                   headers => $h{clerk2})->{json}{items}, [],
           'another department sees none of them');
 
 $before = written();
-refused(act($x, { action => 'void', version => $x->{version} }), 422,
+$t->refused(act($x, { action => 'void', version => $x->{version} }), 422,
         'validation_failed', 'void without a reason', 'reason');
-refused(act($x, { action => 'void', reason => '逾期',
+$t->refused(act($x, { action => 'void', reason => '逾期',
                   version => $x->{version} }, 'handler'),
         403, 'forbidden', 'a handler voids nothing');
-refused(act($fresh, { action => 'delete', reason => '重复',
+$t->refused(act($fresh, { action => 'delete', reason => '重复',
                       version => $fresh->{version} }),
         409, 'invalid_state', 'delete a draft that is not abnormal');
 is(written(), $before, 'and nothing was written');
@@ -370,7 +363,7 @@ is($x->{state}, 'voided', 'state voided');
 is($x->{result_code}, 5, 'result code 5 补正不来办结');
 ok_act($stale, { action => 'delete', reason => '逾期不来办理' }, 'clerk',
        'deleted (删除办结)');
-refused(get_case($stale), 404, 'not_found', 'a deleted case is hidden');
+$t->refused(get_case($stale), 404, 'not_found', 'a deleted case is hidden');
 is($t->psql("SELECT state FROM cases WHERE case_no = :'c'",
             c => $stale->{case_no}), 'deleted', 'but kept');
 is($t->psql("SELECT count(*) FROM audit_log WHERE object = :'o'",
@@ -396,6 +389,16 @@ is_deeply(query('clerk', "q=$c->{case_no}"), [ $c->{case_no} ],
           'by case number');
 is_deeply(query('clerk', 'item=T-IM'), [ $im->{case_no} ], 'by item');
 is_deeply(query('clerk2', ''), [], 'another department sees none');
+is_deeply(query('clerk', 'state=in_progress&step=handle'), [],
+          'by state and step: nothing left at 初审');
+is_deeply(query('sup', "department=$dept&state=voided"), [ $x->{case_no} ],
+          'a supervisor by department');
+is_deeply(query('sup', "department=$other"), [], 'an empty department');
+my $tomorrow = $t->psql("SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date"
+                        . " + 1");
+is(scalar @{ query('clerk', "from=$today&to=$today") }, scalar @$all,
+   'received today: all of them');
+is_deeply(query('clerk', "from=$tomorrow"), [], 'received from tomorrow: none');
 ok(has(query('sup', 'region=430102'), $c), 'a supervisor sees the region');
 is_deeply(query('sup', 'region=430103'), [], 'and filters by region');
 my $p1 = $t->req(GET => '/api/v1/cases?limit=2', tls => 1,
@@ -405,10 +408,10 @@ my $p2 = $t->req(GET => "/api/v1/cases?limit=2&cursor=$p1->{next_cursor}",
                  tls => 1, headers => $h{clerk})->{json};
 ok($p2->{items}[0]{case_no} lt $p1->{items}[1]{case_no},
    'the next page follows on');
-refused($t->req(GET => '/api/v1/cases?level=purple', tls => 1,
+$t->refused($t->req(GET => '/api/v1/cases?level=purple', tls => 1,
                 headers => $h{clerk}), 400, 'invalid_request',
         'an unknown level', 'level');
-refused($t->req(GET => '/api/v1/cases?cursor=x', tls => 1,
+$t->refused($t->req(GET => '/api/v1/cases?cursor=x', tls => 1,
                 headers => $h{clerk}), 400, 'invalid_request',
         'a cursor it did not give', 'cursor');
 

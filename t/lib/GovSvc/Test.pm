@@ -1267,6 +1267,18 @@ sub auth {
     return { Authorization => "Bearer $token" };
 }
 
+# refused(ANSWER, STATUS, CODE, WHAT[, FIELD]): two tests (three with a
+# field) that a request was refused as api.md says
+sub refused {
+    my ($self, $r, $status, $code, $what, $field) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    Test::More::is($r->{status}, $status, "$what: $status")
+        or Test::More::diag($r->{body});
+    Test::More::is($r->{json}{error}{code}, $code, "$what: $code");
+    Test::More::is($r->{json}{error}{field}, $field, "$what: field $field")
+        if defined $field;
+}
+
 # case_staff($dept, $other): the cast of the case tests, logged in; their
 # Authorization headers by username: clerk and handler of $dept, clerk2
 # and the supervisor sup of $other (password "a good password")
