@@ -51,8 +51,8 @@ typedef struct {
 
 /*
  * 0 and *out set, or -1 (out untouched) when a date is invalid or out of
- * GS_DATE_MIN..GS_DATE_MAX, a count is negative, or the step's limit
- * cannot be computed on the calendar.
+ * GS_DATE_MIN..GS_DATE_MAX, paused_since is after today, a count is
+ * negative, or the step's limit cannot be computed on the calendar.
  */
 int gs_deadline_compute(const gs_calendar_t *cal, const gs_deadline_in_t *in,
                         gs_deadline_t *out);
@@ -60,8 +60,9 @@ int gs_deadline_compute(const gs_calendar_t *cal, const gs_deadline_in_t *in,
 /*
  * The due date once a special procedure that started on paused_since
  * ends on resumed (>= paused_since): due moved by the working days in
- * (paused_since, resumed], which *taken receives.  GS_DATE_INVALID (and
- * *taken untouched) for invalid dates or resumed < paused_since.
+ * (paused_since, resumed], which *taken (not NULL) receives.
+ * GS_DATE_INVALID (and *taken untouched) for invalid dates, resumed <
+ * paused_since, or a moved date beyond the calendar's span.
  */
 gs_date_t gs_deadline_resume(const gs_calendar_t *cal, gs_date_t due,
                              gs_date_t paused_since, gs_date_t resumed,
