@@ -123,6 +123,21 @@ typedef struct {
     ngx_int_t                 yellow_days;
     ngx_int_t                 draft_stale_days;
 
+    /* govsvc_consult_reply_days N: a consultation's reply limit in
+     * working days; govsvc_rectify_days N: a bad rating's rectification
+     * limit; govsvc_public_query_limit N WINDOW: public case queries per
+     * address */
+    ngx_int_t                 consult_reply_days;
+    ngx_int_t                 rectify_days;
+    ngx_uint_t                public_query_limit;
+    ngx_msec_t                public_query_window;
+
+    /* govsvc_card_interval: how often automatic yellow and red cards are
+     * issued (0: never) */
+    ngx_msec_t                card_interval;
+    ngx_event_t               card_timer;
+    ngx_pool_t               *card_pool;      /* of the run in flight */
+
     /* govsvc_purge_interval: ended sessions, old Idempotency-Keys */
     ngx_msec_t                purge_interval;
     ngx_event_t               purge;
@@ -521,6 +536,35 @@ ngx_int_t ngx_govsvc_abnormal_list(ngx_govsvc_ctx_t *ctx);
  * with 200 */
 ngx_int_t ngx_govsvc_worklists_touch(ngx_govsvc_ctx_t *ctx,
     const char *lists, ngx_str_t *body);
+
+
+/* ---- ngx_govsvc_public.c: consultations, the public case query,
+ * ratings and rectification tasks ---- */
+
+ngx_int_t ngx_govsvc_consult_create(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_consult_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_consult_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_consult_reply(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_public_consult_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_public_consult_get(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_public_case(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_public_evaluate(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_rectifications_list(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_rectifications_answer(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_supervision.c: warnings, cards, statistics ---- */
+
+ngx_int_t ngx_govsvc_supervision_warnings(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_supervision_stats(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cards_issue(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cards_revoke(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cards_respond(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_cards_list(ngx_govsvc_ctx_t *ctx);
+/* arms this worker's automatic-card timer (every worker; the shared zone
+ * decides which one runs), and frees what a run in flight holds */
+void ngx_govsvc_cards_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf);
+void ngx_govsvc_cards_stop(ngx_govsvc_main_conf_t *gmcf);
 
 
 /* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */

@@ -30,9 +30,7 @@ static char *ngx_govsvc_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_node(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_govsvc_public_write_limit(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_govsvc_login_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_govsvc_set_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -43,6 +41,15 @@ static char *ngx_govsvc_bench_json(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_conf_num_bounds_t  ngx_govsvc_days_bounds = {
     ngx_conf_check_num_bounds, 0, 365
 };
+
+
+/* the windows of the "N WINDOW" directives (ngx_govsvc_set_limit) */
+static size_t  ngx_govsvc_public_window =
+    offsetof(ngx_govsvc_main_conf_t, public_window);
+static size_t  ngx_govsvc_login_window =
+    offsetof(ngx_govsvc_main_conf_t, login_window);
+static size_t  ngx_govsvc_public_query_window =
+    offsetof(ngx_govsvc_main_conf_t, public_query_window);
 
 
 static ngx_command_t  ngx_govsvc_commands[] = {
@@ -84,10 +91,10 @@ static ngx_command_t  ngx_govsvc_commands[] = {
 
     { ngx_string("govsvc_public_write_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_govsvc_public_write_limit,
+      ngx_govsvc_set_limit,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_govsvc_main_conf_t, public_limit),
+      &ngx_govsvc_public_window },
 
     { ngx_string("govsvc_session_idle"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -112,10 +119,10 @@ static ngx_command_t  ngx_govsvc_commands[] = {
 
     { ngx_string("govsvc_login_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
-      ngx_govsvc_login_limit,
+      ngx_govsvc_set_limit,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_govsvc_main_conf_t, login_limit),
+      &ngx_govsvc_login_window },
 
     { ngx_string("govsvc_password_threads"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -172,6 +179,34 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_govsvc_main_conf_t, draft_stale_days),
       &ngx_govsvc_days_bounds },
+
+    { ngx_string("govsvc_consult_reply_days"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, consult_reply_days),
+      &ngx_govsvc_days_bounds },
+
+    { ngx_string("govsvc_rectify_days"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, rectify_days),
+      &ngx_govsvc_days_bounds },
+
+    { ngx_string("govsvc_public_query_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_govsvc_set_limit,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, public_query_limit),
+      &ngx_govsvc_public_query_window },
+
+    { ngx_string("govsvc_card_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, card_interval),
+      NULL },
 
     { ngx_string("govsvc_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -312,6 +347,11 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->purge_interval = NGX_CONF_UNSET_MSEC;
     gmcf->upload_max = NGX_CONF_UNSET;
     gmcf->yellow_days = NGX_CONF_UNSET;
+    gmcf->consult_reply_days = NGX_CONF_UNSET;
+    gmcf->rectify_days = NGX_CONF_UNSET;
+    gmcf->public_query_limit = NGX_CONF_UNSET_UINT;
+    gmcf->public_query_window = NGX_CONF_UNSET_MSEC;
+    gmcf->card_interval = NGX_CONF_UNSET_MSEC;
     gmcf->draft_stale_days = NGX_CONF_UNSET;
 
     return gmcf;
@@ -340,6 +380,11 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(gmcf->upload_max, 20 * 1024 * 1024);
     ngx_conf_init_value(gmcf->yellow_days, 2);
     ngx_conf_init_value(gmcf->draft_stale_days, 30);
+    ngx_conf_init_value(gmcf->consult_reply_days, 5);
+    ngx_conf_init_value(gmcf->rectify_days, 10);
+    ngx_conf_init_uint_value(gmcf->public_query_limit, 10);
+    ngx_conf_init_msec_value(gmcf->public_query_window, 60000);
+    ngx_conf_init_msec_value(gmcf->card_interval, 60000);
 
     if (gmcf->supervision_phone.len == 0) {
         /* the national government service hotline */
@@ -448,6 +493,10 @@ ngx_govsvc_init_process(ngx_cycle_t *cycle)
         if (ngx_worker == 0 && gmcf->purge_interval) {
             ngx_govsvc_purge_start(cycle, gmcf);
         }
+
+        if (gmcf->card_interval) {
+            ngx_govsvc_cards_start(cycle, gmcf);
+        }
     }
 
     if (gmcf->redis_host.len) {
@@ -480,6 +529,8 @@ ngx_govsvc_exit_process(ngx_cycle_t *cycle)
         ngx_govsvc_pg_pool_destroy(gmcf->pg);
         gmcf->pg = NULL;
     }
+
+    ngx_govsvc_cards_stop(gmcf);
 
     /* after the connections: a purge in flight is their user */
     if (gmcf->purge_pool) {
@@ -797,75 +848,42 @@ ngx_govsvc_node(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* govsvc_public_write_limit N WINDOW */
+/*
+ * "N WINDOW" (govsvc_public_write_limit, govsvc_login_limit,
+ * govsvc_public_query_limit): N into the ngx_uint_t at cmd->offset, the
+ * window into the ngx_msec_t at the offset cmd->post points to.
+ */
 
 static char *
-ngx_govsvc_public_write_limit(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_govsvc_set_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_govsvc_main_conf_t *gmcf = conf;
+    char  *p = conf;
 
-    ngx_int_t   n;
-    ngx_str_t  *value;
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_uint_t  *limit;
+    ngx_msec_t  *window;
 
-    if (gmcf->public_limit != NGX_CONF_UNSET_UINT) {
+    limit = (ngx_uint_t *) (p + cmd->offset);
+    window = (ngx_msec_t *) (p + *(size_t *) cmd->post);
+
+    if (*limit != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     n = ngx_atoi(value[1].data, value[1].len);
-    if (n <= 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid number \"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
+    *window = ngx_parse_time(&value[2], 0);
 
-    gmcf->public_limit = n;
-
-    gmcf->public_window = ngx_parse_time(&value[2], 0);
-    if (gmcf->public_window == (ngx_msec_t) NGX_ERROR
-        || gmcf->public_window < 1000)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid window \"%V\" (at least 1s)", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/* govsvc_login_limit N WINDOW: failed sign-ins per username and per
- * address */
-
-static char *
-ngx_govsvc_login_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_govsvc_main_conf_t *gmcf = conf;
-
-    ngx_int_t   n;
-    ngx_str_t  *value;
-
-    if (gmcf->login_limit != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    n = ngx_atoi(value[1].data, value[1].len);
-    gmcf->login_window = ngx_parse_time(&value[2], 0);
-
-    if (n <= 0 || gmcf->login_window == (ngx_msec_t) NGX_ERROR
-        || gmcf->login_window < 1000)
-    {
+    if (n <= 0 || *window == (ngx_msec_t) NGX_ERROR || *window < 1000) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid limit \"%V %V\" (a number, then a "
                            "window of at least 1s)", &value[1], &value[2]);
         return NGX_CONF_ERROR;
     }
 
-    gmcf->login_limit = n;
+    *limit = n;
 
     return NGX_CONF_OK;
 }
