@@ -22,6 +22,7 @@
 
 #define NGX_GOVSVC_TOKEN_BYTES   32
 #define NGX_GOVSVC_TOKEN_LEN     43          /* base64url, no padding */
+#define NGX_GOVSVC_PASSWORD_GUARD  10000     /* ms */
 
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     u_char                        salt[GS_PASSWORD_SALT_LEN];
     ngx_int_t                     rc;
     ngx_govsvc_password_done_pt   done;
+    ngx_event_t                   guard;
 } ngx_govsvc_password_task_t;
 
 
@@ -89,6 +91,7 @@ static char *ngx_govsvc_interval(ngx_pool_t *pool, ngx_msec_t ms);
 
 static void ngx_govsvc_password_thread(void *data, ngx_log_t *log);
 static void ngx_govsvc_password_event(ngx_event_t *ev);
+static void ngx_govsvc_password_guard(ngx_event_t *ev);
 static ngx_int_t ngx_govsvc_password_post(ngx_govsvc_ctx_t *ctx,
     const char *password, const char *stored, char *out,
     ngx_govsvc_password_done_pt done);
@@ -1124,6 +1127,15 @@ ngx_govsvc_password_post(ngx_govsvc_ctx_t *ctx, const char *password,
         return NGX_ERROR;
     }
 
+    /*
+     * A worker that is shutting down exits once no timer is left; nothing
+     * else marks a request waiting for the thread pool, so this timer
+     * keeps the worker until the hash is done and the answer sent.
+     */
+    t->guard.handler = ngx_govsvc_password_guard;
+    t->guard.log = r->connection->log;
+    ngx_add_timer(&t->guard, NGX_GOVSVC_PASSWORD_GUARD);
+
     r->main->blocked++;
     r->aio = 1;
 
@@ -1168,6 +1180,10 @@ ngx_govsvc_password_event(ngx_event_t *ev)
     t = task->ctx;
     r = t->ctx->request;
 
+    if (t->guard.timer_set) {
+        ngx_del_timer(&t->guard);
+    }
+
     r->main->blocked--;
     r->aio = 0;
 
@@ -1178,6 +1194,15 @@ ngx_govsvc_password_event(ngx_event_t *ev)
     }
 
     t->done(t->ctx, t->rc);
+}
+
+
+/* the hash is still running: wait on */
+
+static void
+ngx_govsvc_password_guard(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, NGX_GOVSVC_PASSWORD_GUARD);
 }
 
 #endif

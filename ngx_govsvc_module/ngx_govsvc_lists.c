@@ -98,11 +98,16 @@ static void ngx_govsvc_touch_cleanup(void *data);
 static ngx_int_t ngx_govsvc_x_cache(ngx_http_request_t *r, const char *v);
 
 
+/* the first day a case is no longer yellow: an uncorrelated subquery, so
+ * that PostgreSQL computes it once per statement, not once per row */
+#define NGX_GOVSVC_YELLOW_BEFORE(t, y)                                       \
+    "(SELECT govsvc_working_day(" t "::date, " y "::int + 1))"
+
 /* the level of a case of this statement: $T today, $Y the yellow days */
 #define NGX_GOVSVC_LEVEL(c, t, y)                                            \
     "CASE WHEN " c ".state IN ('in_progress', 'suspended') THEN"             \
     " govsvc_level(" c ".due_date, " c ".paused_since, " t "::date,"         \
-    " " y "::int, govsvc_working_day(" t "::date, " y "::int + 1)) END"
+    " " y "::int, " NGX_GOVSVC_YELLOW_BEFORE(t, y) ") END"
 
 #define NGX_GOVSVC_ROW(c, t, y)                                              \
     "json_build_object('case_no', " c ".case_no,"                            \
@@ -153,9 +158,12 @@ static const char  ngx_govsvc_done_sql[] =
 /*
  * The unified query.  $1 $2 the caller's scope (department, or region
  * prefix), $3 state, $4 step, $5 item, $6 department, $7 region prefix,
- * $8 level, $9 q, $10 from, $11 to, $12 cursor, $13 limit, $14 today,
- * $15 yellow.  A NULL parameter filters nothing; the statement is planned
- * with its values, so those conditions fold away.
+ * $8 level, $9 q as a case number's start, $10 from, $11 to, $12
+ * cursor, $13 limit, $14 today, $15 yellow, $16 q as a name's part.  A
+ * NULL parameter filters nothing; the statement is planned with its
+ * values, so those conditions fold away.  A level comes with what it
+ * implies of the due date (a paused case's clock date is before today),
+ * so that the open cases' due-date index serves it.
  */
 static const char  ngx_govsvc_cases_sql[] =
     "WITH page AS (SELECT c.* FROM cases c"
@@ -170,9 +178,17 @@ static const char  ngx_govsvc_cases_sql[] =
     "   AND ($7::text IS NULL OR d.region LIKE $7 || '%')"
     "   AND ($8::text IS NULL OR " NGX_GOVSVC_LEVEL("c", "$14", "$15")
     "        = $8)"
-    "   AND ($9::text IS NULL OR c.case_no LIKE $9 || '%'"
+    "   AND ($8::text IS DISTINCT FROM 'red'"
+    "        OR (c.state IN ('in_progress', 'suspended')"
+    "            AND c.due_date < $14::date))"
+    "   AND ($8::text IS DISTINCT FROM 'yellow'"
+    "        OR (c.state IN ('in_progress', 'suspended')"
+    "            AND c.due_date < " NGX_GOVSVC_YELLOW_BEFORE("$14", "$15") "))"
+    "   AND ($9::text IS NULL OR c.case_no BETWEEN rpad($9, 20, '0')"
+    "        AND rpad($9, 20, '9'))"
+    "   AND ($16::text IS NULL"
     "        OR (c.project_name || ' ' || (c.applicant->>'name'))"
-    "           ILIKE '%' || replace(replace(replace($9, '\\', '\\\\'),"
+    "           ILIKE '%' || replace(replace(replace($16, '\\', '\\\\'),"
     "            '%', '\\%'), '_', '\\_') || '%')"
     "   AND ($10::date IS NULL OR c.received_at"
     "        >= $10::date::timestamp AT TIME ZONE 'Asia/Shanghai')"
@@ -796,7 +812,16 @@ ngx_govsvc_cases_list(ngx_govsvc_ctx_t *ctx)
     v[13] = ls->today;
     v[14] = ls->yellow;
 
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_cases_sql, 15,
+    /* digits are the start of a case number (the primary key's range),
+     * anything else part of a name */
+    if (v[8] && (ngx_strlen(v[8]) > 20
+                 || !ngx_govsvc_list_digits(v[8], ngx_strlen(v[8]))))
+    {
+        v[15] = v[8];
+        v[8] = NULL;
+    }
+
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_cases_sql, 16,
                                  v);
 }
 

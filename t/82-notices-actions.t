@@ -353,5 +353,20 @@ is_deeply([map { $_->{action} } @{ get_case($k)->{opinions} }],
           [qw(request_correction resubmit request_correction resubmit)],
           'every action in order');
 
+# ---- a notice hashing its query password through a reload ---------------
+
+# the old workers shut down gracefully: the request waiting for the
+# password thread pool is answered before its worker exits
+my $w = new_case(\%person);
+my $inflight = $t->async_req(POST => "/api/v1/cases/$w->{case_no}/notices",
+                             tls => 1, headers => $h{clerk},
+                             json => { kind => 'acceptance' });
+select(undef, undef, undef, 0.03);
+$t->reload;
+my ($answer, $secs) = $inflight->wait;
+is($answer->{status}, 201, 'a notice in flight through a reload');
+ok($secs < 3, 'answered at once') or diag "after $secs s";
+$t->check_log;
+
 $t->stop;
 done_testing;
