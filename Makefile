@@ -42,7 +42,7 @@ test: deps module unit unit-valgrind
 run: deps module passwd-tool
 	scripts/run.sh
 
-bench: deps module
+bench: deps module passwd-tool
 	bench/run.sh
 
 clean:
