@@ -292,6 +292,10 @@ struct ngx_govsvc_user_s {
 
 extern const char  *ngx_govsvc_role_names[NGX_GOVSVC_NROLES];
 
+/* the per-request session check: every PostgreSQL connection prepares it
+ * when it connects (ngx_govsvc_pg.c) */
+extern const char   ngx_govsvc_session_sql[];
+
 
 ngx_int_t ngx_govsvc_dispatch(ngx_http_request_t *r,
     const ngx_govsvc_route_t *routes, ngx_uint_t nroutes,

@@ -108,7 +108,7 @@ const char  *ngx_govsvc_role_names[NGX_GOVSVC_NROLES] = {
  * busy session does not write on every request.
  */
 
-static const char  ngx_govsvc_session_sql[] =
+const char  ngx_govsvc_session_sql[] =
     "WITH s AS ("
     "  SELECT token_hash, user_id, csrf_hash, cert_sha256 FROM sessions"
     "  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()"
