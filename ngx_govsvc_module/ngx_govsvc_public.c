@@ -82,6 +82,8 @@ static ngx_int_t ngx_govsvc_public_limited(ngx_govsvc_pub_t *p,
     ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_public_failed(ngx_govsvc_pub_t *p);
 static ngx_int_t ngx_govsvc_public_key(ngx_govsvc_pub_t *p, ngx_str_t *key);
+static ngx_int_t ngx_govsvc_pub_write(ngx_govsvc_ctx_t *ctx,
+    const char *unknown, const char *sql);
 static ngx_govsvc_pub_t *ngx_govsvc_pub_new(ngx_govsvc_ctx_t *ctx);
 static ngx_int_t ngx_govsvc_pub_id(ngx_govsvc_pub_t *p, const char **id);
 static void ngx_govsvc_pub_scope(ngx_govsvc_pub_t *p,
@@ -568,31 +570,9 @@ ngx_govsvc_consult_found(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 ngx_int_t
 ngx_govsvc_consult_reply(ngx_govsvc_ctx_t *ctx)
 {
-    ngx_govsvc_pub_t  *p;
-
-    p = ngx_govsvc_pub_new(ctx);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_pub_id(p, &p->values[0]) != NGX_OK) {
-        return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
-                                     "not_found", "no such consultation",
-                                     NULL);
-    }
-
-    p->values[1] = ngx_govsvc_pub_body(p);
-    if (p->values[1] == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p->values[2] = p->today;
-    ngx_govsvc_actor(ctx, &p->values[3]);
-
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
+    return ngx_govsvc_pub_write(ctx, "no such consultation",
         "SELECT govsvc_consult_reply($1::bigint, $2::jsonb, $3::date,"
-        " $4::bigint, $5, $6)",
-        6, p->values);
+        " $4::bigint, $5, $6)");
 }
 
 
@@ -1131,6 +1111,22 @@ ngx_govsvc_rectifications_list(ngx_govsvc_ctx_t *ctx)
 ngx_int_t
 ngx_govsvc_rectifications_answer(ngx_govsvc_ctx_t *ctx)
 {
+    return ngx_govsvc_pub_write(ctx, "no such rectification",
+        "SELECT govsvc_rectification_answer($1::bigint, $2::jsonb,"
+        " $3::date, $4::bigint, $5, $6)");
+}
+
+
+/*
+ * A write on the row {id} of the path by a function of sql/ that checks it
+ * and writes its audit entry and outbox event: (id, body, today, actor,
+ * username, address) -> the row's JSON.
+ */
+
+static ngx_int_t
+ngx_govsvc_pub_write(ngx_govsvc_ctx_t *ctx, const char *unknown,
+    const char *sql)
+{
     ngx_govsvc_pub_t  *p;
 
     p = ngx_govsvc_pub_new(ctx);
@@ -1140,8 +1136,7 @@ ngx_govsvc_rectifications_answer(ngx_govsvc_ctx_t *ctx)
 
     if (ngx_govsvc_pub_id(p, &p->values[0]) != NGX_OK) {
         return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
-                                     "not_found", "no such rectification",
-                                     NULL);
+                                     "not_found", unknown, NULL);
     }
 
     p->values[1] = ngx_govsvc_pub_body(p);
@@ -1152,10 +1147,7 @@ ngx_govsvc_rectifications_answer(ngx_govsvc_ctx_t *ctx)
     p->values[2] = p->today;
     ngx_govsvc_actor(ctx, &p->values[3]);
 
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
-        "SELECT govsvc_rectification_answer($1::bigint, $2::jsonb,"
-        " $3::date, $4::bigint, $5, $6)",
-        6, p->values);
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, sql, 6, p->values);
 }
 
 
