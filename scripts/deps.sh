@@ -13,6 +13,7 @@ PKGS=(
     openssl libio-socket-ssl-perl
     wrk gcc make valgrind libc6-dev
     perl ca-certificates util-linux procps curl
+    faketime        # t/88-supervision.t runs nginx on a shifted clock
 )
 
 missing=()

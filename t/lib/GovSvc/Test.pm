@@ -19,6 +19,13 @@ package GovSvc::Test;
 # govsvc_session_idle / govsvc_session_lifetime / govsvc_login_limit to
 # http{} (of both instances).
 #
+# A shifted clock (Debian's libfaketime, package faketime): faketime =>
+# '+15d' runs nginx (both instances) with LD_PRELOAD of libfaketime and
+# FAKETIME='+15d', the monotonic clock left alone (nginx's timers);
+# PostgreSQL keeps the real time.  $t->faketime('+20d') (undef: the real
+# clock) changes it for the next start_nginx of either instance:
+#   $t->stop_nginx; $t->faketime('+20d'); $t->start_nginx;
+#
 # Two instances on one PostgreSQL and Redis:
 #   my $t = GovSvc::Test->new(instances => 2);   # or $t->start_second
 #   $t->req(GET => '/api/v1/me', tls => 1, instance => 2, headers => ..);
@@ -76,6 +83,7 @@ my $PG_BIN = $ENV{GOVSVC_PG_BIN} // do {
     @b ? $b[-1] : '/usr/lib/postgresql/15/bin';
 };
 my $IS_ROOT = $> == 0;
+my $FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 my $RUN_USER = 'govsvc';
 
 $SIG{PIPE} = 'IGNORE';
@@ -176,6 +184,7 @@ sub new {
         module       => $o{module} // $ENV{GOVSVC_MODULE},
         demo         => $o{demo} // 0,
         instances    => $o{instances} // 1,
+        faketime     => $o{faketime},
         owner        => $$,
         expect       => [],
         log_seen     => {},
@@ -274,7 +283,7 @@ sub start_second {
     my $second = bless {
         map({ $_ => $self->{$_} } qw(redis workers http_extra server_extra
             pg_conf node public_write_limit tap template module pg_port
-            redis_port)),
+            redis_port faketime)),
         dir      => $dir,
         ca_dir   => $self->ca_dir,
         parent   => $self,
@@ -581,6 +590,11 @@ sub start_nginx {
                    "--suppressions=$ENV{GOVSVC_ROOT}/t/valgrind.supp",
                    "--log-file=$self->{dir}/valgrind.%p.log")
                 : ();
+            if (defined $self->{faketime}) {
+                $ENV{LD_PRELOAD} = $FAKETIME_LIB;
+                $ENV{FAKETIME} = $self->{faketime};
+                $ENV{FAKETIME_DONT_FAKE_MONOTONIC} = 1;
+            }
             exec(@valgrind, $self->_nginx_cmd('-g', 'daemon off;'))
                 or POSIX::_exit(127);
         }
@@ -614,6 +628,17 @@ sub start_nginx {
             . (defined $exited ? " (exit $exited)" : ' (timeout)')
             . ":\n$elog" . slurp("$self->{dir}/nginx.stderr");
     }
+}
+
+# faketime(OFFSET or undef): the clock of the next start_nginx, of both
+# instances (see the header)
+sub faketime {
+    my ($self, $offset) = @_;
+    my $top = $self->{parent} // $self;
+    -e $FAKETIME_LIB or croak "$FAKETIME_LIB missing: run scripts/deps.sh"
+        if defined $offset;
+    $_->{faketime} = $offset for grep { defined } $top, $top->{second};
+    return $offset;
 }
 
 # the worker pids of the running master (children of it, from /proc)
