@@ -317,6 +317,26 @@ for my $who (['sc_clerk', "clerk of A ($n_a cases)"],
     figure("  $_->[1]", $who->[0], "/api/v1/cases$_->[0]") for @queries;
 }
 
+# statistics (P5: under 300 ms): the city supervisor's departments, from
+# the daily figures sql/0012's triggers kept while the cases were loaded
+print "  GET /api/v1/supervision/stats as city supervisor (target: < 300 ms):\n";
+my $stats_check = sub {
+    my ($path) = @_;
+    my $r = $t->req(GET => $path, headers => { Authorization => $auth{sc_sup} });
+    return sprintf '%d, %d rows', $r->{status},
+        scalar @{ $r->{json}{items} // [] };
+};
+for my $p (['', 'all time'], ["?from=$today&to=$today", 'today'],
+           ["?department=$deptA", 'department A, all time'])
+{
+    my $path = "/api/v1/supervision/stats$p->[0]";
+    my $r = wrk('sc_sup', $path, 8);
+    printf "    %-42s c=8  %7.0f req/s  p50 %7.2f ms  p99 %7.2f ms"
+        . "  non-2xx %d  [%s]%s\n", $p->[1], $r->{rps}, $r->{p50} // 0,
+        $r->{p99} // 0, $r->{errors}, $stats_check->($path),
+        ($r->{p99} && $r->{p99} < 300) ? '' : '  OVER TARGET';
+}
+
 # ---------------------------------------------------------------- EXPLAIN
 
 my %sql = module_sql(qw(ngx_govsvc_todo_sql ngx_govsvc_done_sql
