@@ -314,6 +314,17 @@ ngx_int_t ngx_govsvc_send_unavailable(ngx_http_request_t *r,
 ngx_int_t ngx_govsvc_send_rate_limited(ngx_http_request_t *r,
     ngx_msec_t left, const char *message);
 
+/* lists' query strings (ngx_govsvc_http.c): a filter's domain, the
+ * limit, the 400 naming the parameter at fault */
+#define NGX_GOVSVC_LIST_LIMIT_MAX  500
+ngx_int_t ngx_govsvc_arg_filter(ngx_http_request_t *r, const char *name,
+    size_t max, const char *pattern, const char **out, const char **bad);
+ngx_int_t ngx_govsvc_arg_limit(ngx_http_request_t *r, const char **limit,
+    const char **bad);
+ngx_int_t ngx_govsvc_send_bad_arg(ngx_http_request_t *r, const char *name);
+ngx_uint_t ngx_govsvc_digits(const char *s, size_t len);
+void ngx_govsvc_region_prefix(const u_char *region, char *out);
+
 /* adds a response header; key and value must outlive the request */
 ngx_int_t ngx_govsvc_add_header(ngx_http_request_t *r, const char *key,
     u_char *value, size_t len);

@@ -12,6 +12,7 @@
 
 #include "ngx_govsvc.h"
 #include "gs_json.h"
+#include "gs_region.h"
 #include "gs_utf8.h"
 
 
@@ -573,6 +574,147 @@ ngx_govsvc_send_unavailable(ngx_http_request_t *r, const char *what)
 {
     return ngx_govsvc_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  "unavailable", what, NULL);
+}
+
+
+/*
+ * A filter of a list's query string: absent or empty is NULL (*out);
+ * otherwise UTF-8 text of at most max characters and, by pattern: NULL
+ * free text, "#" a positive number, "date" YYYY-MM-DD, "case_no" 20
+ * digits, "region" a region code (*out its prefix, ngx_govsvc_region_
+ * prefix()), or one of pattern's space-separated words.  NGX_DECLINED,
+ * *bad = name, when it is none of these.
+ */
+
+ngx_int_t
+ngx_govsvc_arg_filter(ngx_http_request_t *r, const char *name, size_t max,
+    const char *pattern, const char **out, const char **bad)
+{
+    char        *s, *w;
+    size_t       len, chars;
+    gs_date_t    date;
+    ngx_uint_t   ok;
+
+    s = ngx_govsvc_arg(r, name);
+
+    if (s == NULL || s[0] == '\0') {
+        *out = NULL;
+        return NGX_OK;
+    }
+
+    len = ngx_strlen(s);
+    ok = gs_utf8_valid_text((u_char *) s, len);
+
+    for (w = s, chars = 0; ok && *w; w++) {
+        chars += (*w & 0xC0) != 0x80;
+    }
+
+    ok = ok && chars <= max;
+
+    if (ok && pattern == NULL) {
+        /* free text */
+
+    } else if (ok && ngx_strcmp(pattern, "#") == 0) {
+        ok = (ngx_govsvc_digits(s, len) && s[0] != '0' && len < NGX_INT64_LEN);
+
+    } else if (ok && ngx_strcmp(pattern, "date") == 0) {
+        ok = (gs_date_parse(s, len, &date) == 0);
+
+    } else if (ok && ngx_strcmp(pattern, "case_no") == 0) {
+        ok = (len == 20 && ngx_govsvc_digits(s, len));
+
+    } else if (ok && ngx_strcmp(pattern, "region") == 0) {
+        ok = (gs_region_level(s, len) != GS_REGION_INVALID);
+
+        if (ok) {
+            ngx_govsvc_region_prefix((u_char *) s, s);
+        }
+
+    } else if (ok) {
+        w = ngx_strstr(pattern, s);
+        ok = (w != NULL && (w == pattern || w[-1] == ' ')
+              && (w[len] == '\0' || w[len] == ' '));
+    }
+
+    if (!ok) {
+        *bad = name;
+        return NGX_DECLINED;
+    }
+
+    *out = s;
+
+    return NGX_OK;
+}
+
+
+/* "limit": 50 when absent, else 1 to 500; NGX_DECLINED, *bad set */
+
+ngx_int_t
+ngx_govsvc_arg_limit(ngx_http_request_t *r, const char **limit,
+    const char **bad)
+{
+    char       *s;
+    ngx_int_t   n;
+
+    s = ngx_govsvc_arg(r, "limit");
+
+    if (s == NULL) {
+        *limit = "50";
+        return NGX_OK;
+    }
+
+    n = ngx_atoi((u_char *) s, ngx_strlen(s));
+
+    if (n < 1 || n > NGX_GOVSVC_LIST_LIMIT_MAX) {
+        *bad = "limit";
+        return NGX_DECLINED;
+    }
+
+    *limit = s;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_govsvc_send_bad_arg(ngx_http_request_t *r, const char *name)
+{
+    return ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST, "invalid_request",
+                                 "a query parameter is not one this list "
+                                 "takes", name);
+}
+
+
+ngx_uint_t
+ngx_govsvc_digits(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+
+    return len > 0;
+}
+
+
+/* the prefix every code below region shares: "430000" -> "43", "430100"
+ * -> "4301", a county as it is; out has room for 7 bytes (may be region) */
+
+void
+ngx_govsvc_region_prefix(const u_char *region, char *out)
+{
+    size_t  len;
+
+    len = 6;
+    while (len > 2 && region[len - 1] == '0' && region[len - 2] == '0') {
+        len -= 2;
+    }
+
+    ngx_memmove(out, region, len);
+    out[len] = '\0';
 }
 
 

@@ -20,11 +20,8 @@
 
 #include "ngx_govsvc.h"
 #include "gs_calendar.h"
-#include "gs_region.h"
-#include "gs_utf8.h"
 
 
-#define NGX_GOVSVC_LISTS_MAX       500
 #define NGX_GOVSVC_WL_ROLES        (NGX_GOVSVC_ROLE_CLERK                    \
                                     | NGX_GOVSVC_ROLE_HANDLER                \
                                     | NGX_GOVSVC_ROLE_REVIEWER               \
@@ -81,7 +78,6 @@ static ngx_int_t ngx_govsvc_list_scope(ngx_govsvc_list_t *ls);
 static ngx_int_t ngx_govsvc_list_filter(ngx_govsvc_list_t *ls,
     const char *name, size_t max, const char *pattern, const char **out);
 static ngx_int_t ngx_govsvc_list_bad(ngx_govsvc_list_t *ls);
-static ngx_uint_t ngx_govsvc_list_digits(const char *s, size_t len);
 static ngx_int_t ngx_govsvc_worklist_cached(ngx_govsvc_list_t *ls);
 static void ngx_govsvc_worklist_epoch(redisReply *reply, void *data);
 static ngx_int_t ngx_govsvc_worklist_gens(ngx_govsvc_list_t *ls);
@@ -282,7 +278,7 @@ ngx_govsvc_worklist_get(ngx_govsvc_ctx_t *ctx)
         if (cursor != NULL) {
             if (ngx_strlen(cursor) != 31 || cursor[10] != '.'
                 || gs_date_parse(cursor, 10, &date) != 0
-                || !ngx_govsvc_list_digits(cursor + 11, 20))
+                || !ngx_govsvc_digits(cursor + 11, 20))
             {
                 ls->bad = "cursor";
                 return ngx_govsvc_list_bad(ls);
@@ -815,7 +811,7 @@ ngx_govsvc_cases_list(ngx_govsvc_ctx_t *ctx)
     /* digits are the start of a case number (the primary key's range),
      * anything else part of a name */
     if (v[8] && (ngx_strlen(v[8]) > 20
-                 || !ngx_govsvc_list_digits(v[8], ngx_strlen(v[8]))))
+                 || !ngx_govsvc_digits(v[8], ngx_strlen(v[8]))))
     {
         v[15] = v[8];
         v[8] = NULL;
@@ -912,23 +908,8 @@ static ngx_int_t
 ngx_govsvc_list_page(ngx_govsvc_list_t *ls, const char **limit,
     const char **cursor)
 {
-    char       *s;
-    ngx_int_t   n;
-
-    s = ngx_govsvc_arg(ls->ctx->request, "limit");
-
-    if (s == NULL) {
-        *limit = "50";
-
-    } else {
-        n = ngx_atoi((u_char *) s, ngx_strlen(s));
-
-        if (n < 1 || n > NGX_GOVSVC_LISTS_MAX) {
-            ls->bad = "limit";
-            return NGX_DECLINED;
-        }
-
-        *limit = s;
+    if (ngx_govsvc_arg_limit(ls->ctx->request, limit, &ls->bad) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     if (cursor) {
@@ -949,7 +930,6 @@ ngx_govsvc_list_page(ngx_govsvc_list_t *ls, const char **limit,
 static ngx_int_t
 ngx_govsvc_list_scope(ngx_govsvc_list_t *ls)
 {
-    size_t              len;
     ngx_govsvc_user_t  *u;
 
     u = ls->ctx->user;
@@ -960,15 +940,7 @@ ngx_govsvc_list_scope(ngx_govsvc_list_t *ls)
         return NGX_OK;
     }
 
-    /* "430000" -> "43", "430100" -> "4301", a county as it is */
-    len = 6;
-    while (len > 2 && u->region[len - 1] == '0' && u->region[len - 2] == '0')
-    {
-        len -= 2;
-    }
-
-    ngx_memcpy(ls->scope_region, u->region, len);
-    ls->scope_region[len] = '\0';
+    ngx_govsvc_region_prefix(u->region, ls->scope_region);
     ls->values[1] = ls->scope_region;
 
     return NGX_OK;
@@ -986,81 +958,15 @@ static ngx_int_t
 ngx_govsvc_list_filter(ngx_govsvc_list_t *ls, const char *name, size_t max,
     const char *pattern, const char **out)
 {
-    char        *s, *w;
-    size_t       len;
-    gs_date_t    date;
-    ngx_uint_t   ok;
-
-    s = ngx_govsvc_arg(ls->ctx->request, name);
-
-    if (s == NULL || s[0] == '\0') {
-        *out = NULL;
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(s);
-    ok = (len <= max && gs_utf8_valid_text((u_char *) s, len));
-
-    if (ok && pattern == NULL) {
-        /* free text */
-
-    } else if (ok && ngx_strcmp(pattern, "#") == 0) {
-        ok = (ngx_govsvc_list_digits(s, len) && s[0] != '0');
-
-    } else if (ok && ngx_strcmp(pattern, "date") == 0) {
-        ok = (gs_date_parse(s, len, &date) == 0);
-
-    } else if (ok && ngx_strcmp(pattern, "case_no") == 0) {
-        ok = (len == 20 && ngx_govsvc_list_digits(s, len));
-
-    } else if (ok && ngx_strcmp(pattern, "region") == 0) {
-        ok = (gs_region_level(s, len) != GS_REGION_INVALID);
-
-        while (ok && len > 2 && s[len - 1] == '0' && s[len - 2] == '0') {
-            len -= 2;
-        }
-
-        s[len] = '\0';
-
-    } else if (ok) {
-        w = ngx_strstr(pattern, s);
-        ok = (w != NULL && (w == pattern || w[-1] == ' ')
-              && (w[len] == '\0' || w[len] == ' '));
-    }
-
-    if (!ok) {
-        ls->bad = name;
-        return NGX_DECLINED;
-    }
-
-    *out = s;
-
-    return NGX_OK;
+    return ngx_govsvc_arg_filter(ls->ctx->request, name, max, pattern, out,
+                                 &ls->bad);
 }
 
 
 static ngx_int_t
 ngx_govsvc_list_bad(ngx_govsvc_list_t *ls)
 {
-    return ngx_govsvc_send_error(ls->ctx->request, NGX_HTTP_BAD_REQUEST,
-                                 "invalid_request",
-                                 "a query parameter is not one this list "
-                                 "takes", ls->bad);
-}
-
-
-static ngx_uint_t
-ngx_govsvc_list_digits(const char *s, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return 0;
-        }
-    }
-
-    return len > 0;
+    return ngx_govsvc_send_bad_arg(ls->ctx->request, ls->bad);
 }
 
 

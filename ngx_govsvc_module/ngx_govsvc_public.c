@@ -17,7 +17,6 @@
 
 
 #define NGX_GOVSVC_CODE_LEN            12
-#define NGX_GOVSVC_PUB_LIST_MAX        500
 /* longer than any query password: refused without hashing */
 #define NGX_GOVSVC_PUBLIC_PASSWORD_MAX 64
 
@@ -1210,7 +1209,6 @@ static void
 ngx_govsvc_pub_scope(ngx_govsvc_pub_t *p, const char **department,
     const char **node, const char **prefix)
 {
-    size_t              len;
     ngx_govsvc_user_t  *u;
 
     u = p->ctx->user;
@@ -1226,14 +1224,7 @@ ngx_govsvc_pub_scope(ngx_govsvc_pub_t *p, const char **department,
         return;
     }
 
-    len = 6;
-    while (len > 2 && u->region[len - 1] == '0' && u->region[len - 2] == '0')
-    {
-        len -= 2;
-    }
-
-    ngx_memcpy(p->region, u->region, len);
-    p->region[len] = '\0';
+    ngx_govsvc_region_prefix(u->region, p->region);
     *prefix = p->region;
 }
 
@@ -1244,43 +1235,12 @@ static ngx_int_t
 ngx_govsvc_pub_page(ngx_govsvc_pub_t *p, const char **limit,
     const char **cursor)
 {
-    char       *s;
-    size_t      len;
-    ngx_int_t   n;
-
-    s = ngx_govsvc_arg(p->ctx->request, "limit");
-
-    if (s == NULL) {
-        *limit = "50";
-
-    } else {
-        n = ngx_atoi((u_char *) s, ngx_strlen(s));
-
-        if (n < 1 || n > NGX_GOVSVC_PUB_LIST_MAX) {
-            p->bad = "limit";
-            return NGX_DECLINED;
-        }
-
-        *limit = s;
-    }
-
-    s = ngx_govsvc_arg(p->ctx->request, "cursor");
-
-    if (s == NULL || s[0] == '\0') {
-        *cursor = NULL;
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(s);
-
-    if (len > NGX_INT64_LEN - 1 || ngx_atoof((u_char *) s, len) <= 0) {
-        p->bad = "cursor";
+    if (ngx_govsvc_arg_limit(p->ctx->request, limit, &p->bad) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    *cursor = s;
-
-    return NGX_OK;
+    return ngx_govsvc_arg_filter(p->ctx->request, "cursor", NGX_INT64_LEN,
+                                 "#", cursor, &p->bad);
 }
 
 
@@ -1294,57 +1254,15 @@ static ngx_int_t
 ngx_govsvc_pub_filter(ngx_govsvc_pub_t *p, const char *name, size_t max,
     const char *pattern, const char **out)
 {
-    char        *s, *w;
-    size_t       len, chars;
-    gs_date_t    date;
-    ngx_uint_t   ok;
-
-    s = ngx_govsvc_arg(p->ctx->request, name);
-
-    if (s == NULL || s[0] == '\0') {
-        *out = NULL;
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(s);
-    ok = gs_utf8_valid_text((u_char *) s, len);
-
-    for (w = s, chars = 0; ok && *w; w++) {
-        chars += (*w & 0xC0) != 0x80;
-    }
-
-    ok = ok && chars <= max;
-
-    if (ok && pattern == NULL) {
-        /* free text */
-
-    } else if (ok && ngx_strcmp(pattern, "date") == 0) {
-        ok = (gs_date_parse(s, len, &date) == 0);
-
-    } else if (ok) {
-        w = ngx_strstr(pattern, s);
-        ok = (w != NULL && (w == pattern || w[-1] == ' ')
-              && (w[len] == '\0' || w[len] == ' '));
-    }
-
-    if (!ok) {
-        p->bad = name;
-        return NGX_DECLINED;
-    }
-
-    *out = s;
-
-    return NGX_OK;
+    return ngx_govsvc_arg_filter(p->ctx->request, name, max, pattern, out,
+                                 &p->bad);
 }
 
 
 static ngx_int_t
 ngx_govsvc_pub_bad(ngx_govsvc_pub_t *p)
 {
-    return ngx_govsvc_send_error(p->ctx->request, NGX_HTTP_BAD_REQUEST,
-                                 "invalid_request",
-                                 "a query parameter is not one this list "
-                                 "takes", p->bad);
+    return ngx_govsvc_send_bad_arg(p->ctx->request, p->bad);
 }
 
 

@@ -23,11 +23,8 @@
 
 #include "ngx_govsvc.h"
 #include "gs_calendar.h"
-#include "gs_region.h"
-#include "gs_utf8.h"
 
 
-#define NGX_GOVSVC_SV_MAX          500
 
 
 /* a request of this file: the statement's parameters and their storage */
@@ -50,7 +47,6 @@ static ngx_int_t ngx_govsvc_sv_filter(ngx_govsvc_sv_t *sv, const char *name,
 static ngx_int_t ngx_govsvc_sv_limit(ngx_govsvc_sv_t *sv,
     const char **limit);
 static ngx_int_t ngx_govsvc_sv_bad(ngx_govsvc_sv_t *sv);
-static ngx_uint_t ngx_govsvc_sv_digits(const char *s, size_t len);
 static ngx_int_t ngx_govsvc_sv_id(ngx_govsvc_ctx_t *ctx, const char **id);
 static ngx_int_t ngx_govsvc_card_change(ngx_govsvc_ctx_t *ctx,
     ngx_uint_t status, const char *sql, const char *key);
@@ -276,7 +272,7 @@ ngx_govsvc_supervision_warnings(ngx_govsvc_ctx_t *ctx)
     if (cursor != NULL) {
         if (ngx_strlen(cursor) != 31 || cursor[10] != '.'
             || gs_date_parse(cursor, 10, &date) != 0
-            || !ngx_govsvc_sv_digits(cursor + 11, 20))
+            || !ngx_govsvc_digits(cursor + 11, 20))
         {
             sv->bad = "cursor";
             return ngx_govsvc_sv_bad(sv);
@@ -519,20 +515,11 @@ ngx_govsvc_sv_new(ngx_govsvc_ctx_t *ctx)
 static void
 ngx_govsvc_sv_scope(ngx_govsvc_sv_t *sv)
 {
-    size_t              len;
     ngx_govsvc_user_t  *u;
 
     u = sv->ctx->user;
 
-    len = 6;
-    while (len > 2 && u->region[len - 1] == '0' && u->region[len - 2] == '0')
-    {
-        len -= 2;
-    }
-
-    ngx_memcpy(sv->scope_region, u->region, len);
-    sv->scope_region[len] = '\0';
-
+    ngx_govsvc_region_prefix(u->region, sv->scope_region);
     ngx_sprintf((u_char *) sv->scope_department, "%L%Z", u->department);
 }
 
@@ -548,56 +535,8 @@ static ngx_int_t
 ngx_govsvc_sv_filter(ngx_govsvc_sv_t *sv, const char *name, size_t max,
     const char *pattern, const char **out)
 {
-    char        *s, *w;
-    size_t       len;
-    gs_date_t    date;
-    ngx_uint_t   ok;
-
-    s = ngx_govsvc_arg(sv->ctx->request, name);
-
-    if (s == NULL || s[0] == '\0') {
-        *out = NULL;
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(s);
-    ok = (len <= max && gs_utf8_valid_text((u_char *) s, len));
-
-    if (ok && pattern == NULL) {
-        /* free text */
-
-    } else if (ok && ngx_strcmp(pattern, "#") == 0) {
-        ok = (ngx_govsvc_sv_digits(s, len) && s[0] != '0');
-
-    } else if (ok && ngx_strcmp(pattern, "date") == 0) {
-        ok = (gs_date_parse(s, len, &date) == 0);
-
-    } else if (ok && ngx_strcmp(pattern, "case_no") == 0) {
-        ok = (len == 20 && ngx_govsvc_sv_digits(s, len));
-
-    } else if (ok && ngx_strcmp(pattern, "region") == 0) {
-        ok = (gs_region_level(s, len) != GS_REGION_INVALID);
-
-        while (ok && len > 2 && s[len - 1] == '0' && s[len - 2] == '0') {
-            len -= 2;
-        }
-
-        s[len] = '\0';
-
-    } else if (ok) {
-        w = ngx_strstr(pattern, s);
-        ok = (w != NULL && (w == pattern || w[-1] == ' ')
-              && (w[len] == '\0' || w[len] == ' '));
-    }
-
-    if (!ok) {
-        sv->bad = name;
-        return NGX_DECLINED;
-    }
-
-    *out = s;
-
-    return NGX_OK;
+    return ngx_govsvc_arg_filter(sv->ctx->request, name, max, pattern, out,
+                                 &sv->bad);
 }
 
 
@@ -606,51 +545,14 @@ ngx_govsvc_sv_filter(ngx_govsvc_sv_t *sv, const char *name, size_t max,
 static ngx_int_t
 ngx_govsvc_sv_limit(ngx_govsvc_sv_t *sv, const char **limit)
 {
-    char       *s;
-    ngx_int_t   n;
-
-    s = ngx_govsvc_arg(sv->ctx->request, "limit");
-
-    if (s == NULL) {
-        *limit = "50";
-        return NGX_OK;
-    }
-
-    n = ngx_atoi((u_char *) s, ngx_strlen(s));
-
-    if (n < 1 || n > NGX_GOVSVC_SV_MAX) {
-        sv->bad = "limit";
-        return NGX_DECLINED;
-    }
-
-    *limit = s;
-
-    return NGX_OK;
+    return ngx_govsvc_arg_limit(sv->ctx->request, limit, &sv->bad);
 }
 
 
 static ngx_int_t
 ngx_govsvc_sv_bad(ngx_govsvc_sv_t *sv)
 {
-    return ngx_govsvc_send_error(sv->ctx->request, NGX_HTTP_BAD_REQUEST,
-                                 "invalid_request",
-                                 "a query parameter is not one this list "
-                                 "takes", sv->bad);
-}
-
-
-static ngx_uint_t
-ngx_govsvc_sv_digits(const char *s, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return 0;
-        }
-    }
-
-    return len > 0;
+    return ngx_govsvc_send_bad_arg(sv->ctx->request, sv->bad);
 }
 
 
@@ -666,7 +568,7 @@ ngx_govsvc_sv_id(ngx_govsvc_ctx_t *ctx, const char **id)
     s = &ctx->params[0];
 
     if (s->len == 0 || s->len > 18 || s->data[0] == '0'
-        || !ngx_govsvc_sv_digits((char *) s->data, s->len))
+        || !ngx_govsvc_digits((char *) s->data, s->len))
     {
         return NGX_DECLINED;
     }
