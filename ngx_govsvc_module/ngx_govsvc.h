@@ -161,7 +161,7 @@ typedef struct {
  * (ngx_worker) so that a respawned worker overwrites its predecessor's.
  */
 
-#define NGX_GOVSVC_ROUTES_MAX         64
+#define NGX_GOVSVC_ROUTES_MAX         96
 #define NGX_GOVSVC_STATUSES           16     /* see ngx_govsvc_status_slot */
 #define NGX_GOVSVC_LATENCY_BUCKETS    12
 
@@ -580,6 +580,11 @@ ngx_int_t ngx_govsvc_cards_list(ngx_govsvc_ctx_t *ctx);
  * decides which one runs), and frees what a run in flight holds */
 void ngx_govsvc_cards_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf);
 void ngx_govsvc_cards_stop(ngx_govsvc_main_conf_t *gmcf);
+
+
+/* ---- ngx_govsvc_sync.c: node to node (三级联动) ---- */
+
+ngx_int_t ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx);
 
 
 /* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */

@@ -170,6 +170,12 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
       ngx_govsvc_users_cert_unbind, 0, ADMIN, "users_cert_unbind" },
 };
 
+/* node to node: no session; each handler knows its peer by the verified
+ * node certificate (ngx_govsvc_sync.c) */
+static const ngx_govsvc_route_t  ngx_govsvc_sync_routes[] = {
+    { GET, "/sync/v1/status", ngx_govsvc_sync_status, 0, 0, "sync_status" },
+};
+
 #undef ADMIN
 #undef CLERK
 #undef STAFF
@@ -180,6 +186,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
 
 #define NGX_GOVSVC_API_NROUTES                                               \
     (sizeof(ngx_govsvc_api_routes) / sizeof(ngx_govsvc_route_t))
+#define NGX_GOVSVC_SYNC_NROUTES                                              \
+    (sizeof(ngx_govsvc_sync_routes) / sizeof(ngx_govsvc_route_t))
 
 
 /* ids below NGX_GOVSVC_ROUTE_BASE name the location kinds */
@@ -190,7 +198,8 @@ static const char  *ngx_govsvc_kind_names[NGX_GOVSVC_ROUTE_BASE] = {
 
 
 ngx_uint_t  ngx_govsvc_nroute_names = NGX_GOVSVC_ROUTE_BASE
-                                      + NGX_GOVSVC_API_NROUTES;
+                                      + NGX_GOVSVC_API_NROUTES
+                                      + NGX_GOVSVC_SYNC_NROUTES;
 
 
 const char *
@@ -200,7 +209,13 @@ ngx_govsvc_route_name(ngx_uint_t id)
         return ngx_govsvc_kind_names[id];
     }
 
-    return ngx_govsvc_api_routes[id - NGX_GOVSVC_ROUTE_BASE].name;
+    id -= NGX_GOVSVC_ROUTE_BASE;
+
+    if (id < NGX_GOVSVC_API_NROUTES) {
+        return ngx_govsvc_api_routes[id].name;
+    }
+
+    return ngx_govsvc_sync_routes[id - NGX_GOVSVC_API_NROUTES].name;
 }
 
 
@@ -216,8 +231,9 @@ ngx_govsvc_api_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_govsvc_sync_handler(ngx_http_request_t *r)
 {
-    /* node-to-node sync arrives with three-tier linkage (issue 7) */
-    return ngx_govsvc_dispatch(r, NULL, 0, NGX_GOVSVC_ROUTE_BASE);
+    return ngx_govsvc_dispatch(r, ngx_govsvc_sync_routes,
+                               NGX_GOVSVC_SYNC_NROUTES,
+                               NGX_GOVSVC_ROUTE_BASE + NGX_GOVSVC_API_NROUTES);
 }
 
 

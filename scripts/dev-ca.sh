@@ -12,7 +12,11 @@
 #   DIR/server.crt server.key   CN localhost, SAN DNS:localhost, IP:127.0.0.1
 #   DIR/users/NAME.crt .key     clients admin clerk handler reviewer approver
 #                               supervisor: CN=NAME, O=GovSvc demo, clientAuth
-#   DIR/nodes/430102.crt .key   node certificate, CN=430102 (clientAuth+serverAuth)
+#   DIR/nodes/CODE.crt .key     node certificates of 430000 (province), 430100
+#                               (city), 430102 and 430103 (counties): CN=CODE,
+#                               SAN URI:urn:govsvc:node:CODE, the field the
+#                               module reads a node's region from
+#                               (clientAuth+serverAuth)
 #   DIR/signing.crt .key        the node's notice signer (digitalSignature,
 #                               nonRepudiation, emailProtection for CMS)
 #   DIR/ca.crl                  CRL (PEM), valid 30 days
@@ -22,8 +26,11 @@
 set -euo pipefail
 
 USERS=(admin clerk handler reviewer approver supervisor)
-NODES=(430102)
+NODES=(430000 430100 430102 430103)
 SIGNER="430102 notice signer"
+# openssl.cnf reads the node of a node certificate from the environment,
+# and wants the variable set whenever it is loaded
+export GOVSVC_NODE=${GOVSVC_NODE:-none}
 
 usage() {
     sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -99,6 +106,7 @@ authorityKeyIdentifier = keyid
 basicConstraints       = critical, CA:false
 keyUsage               = critical, digitalSignature, keyEncipherment
 extendedKeyUsage       = clientAuth, serverAuth
+subjectAltName         = URI:urn:govsvc:node:\${ENV::GOVSVC_NODE}
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid
 
@@ -148,13 +156,23 @@ create() {
         if [[ -n $(find "$DIR/ca.crl" -mtime +20 2>/dev/null) ]]; then
             gencrl
         fi
-        # a state folder from before notices were signed
+        # a state folder from before notices were signed, or before node
+        # certificates named their node
+        DIR=$(cd "$DIR" && pwd)
+        cnf=$DIR/openssl.cnf
+        write_cnf
         if [[ ! -e $DIR/signing.crt ]]; then
-            DIR=$(cd "$DIR" && pwd)
-            cnf=$DIR/openssl.cnf
-            write_cnf
             issue sign_ext "/O=GovSvc demo/CN=$SIGNER" "$DIR/signing"
         fi
+        for n in "${NODES[@]}"; do
+            if ! grep -qs "urn:govsvc:node:$n" \
+                 <(openssl x509 -in "$DIR/nodes/$n.crt" -noout -ext \
+                   subjectAltName 2>/dev/null)
+            then
+                GOVSVC_NODE=$n issue node_ext "/O=GovSvc demo/CN=$n" \
+                    "$DIR/nodes/$n"
+            fi
+        done
         return 0
     fi
     mkdir -p "$DIR" "$DIR/users" "$DIR/nodes" "$DIR/newcerts"
@@ -180,12 +198,13 @@ create() {
             issue client_ext "/O=GovSvc demo/CN=$u" "$DIR/users/$u"
         done
         for n in "${NODES[@]}"; do
-            issue node_ext "/O=GovSvc demo/CN=$n" "$DIR/nodes/$n"
+            GOVSVC_NODE=$n issue node_ext "/O=GovSvc demo/CN=$n" \
+                "$DIR/nodes/$n"
         done
         issue sign_ext "/O=GovSvc demo/CN=$SIGNER" "$DIR/signing"
         gencrl
     } || { rm -f "$DIR/ca.crt"; exit 1; }
-    echo "dev-ca: created $DIR (CA, server, ${#USERS[@]} users, ${#NODES[@]} node)" >&2
+    echo "dev-ca: created $DIR (CA, server, ${#USERS[@]} users, ${#NODES[@]} nodes)" >&2
 }
 
 [[ $cmd == create || -e $DIR/ca.crt ]] || {

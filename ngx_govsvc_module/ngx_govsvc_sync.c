@@ -1,0 +1,210 @@
+
+/*
+ * GovSvc: node to node (三级联动) under /sync/v1.  A peer is known by its
+ * verified client certificate alone: the development CA (and a
+ * production one) names the node's region in a subjectAltName URI
+ * "urn:govsvc:node:CODE"; a header or a body never says who is asking.
+ * A node talks to its parent and its children: a county to its city, a
+ * city to its province and its counties.
+ */
+
+
+#include "ngx_govsvc.h"
+#include "gs_region.h"
+
+#include <openssl/x509v3.h>
+
+
+#define NGX_GOVSVC_NODE_URI  "urn:govsvc:node:"
+
+
+typedef struct {
+    const char               *values[3];
+    char                      peer[7];
+    char                      parent[7];
+} ngx_govsvc_sync_t;
+
+
+static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
+    ngx_int_t *rc);
+static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
+
+
+/*
+ * GET /sync/v1/status: this node, its parent, its outbox (last and
+ * acknowledged sequence, lag in events and seconds) and, per child, the
+ * last acknowledged sequence and when it was last seen.  A child that
+ * asks is seen now.
+ */
+
+ngx_int_t
+ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx)
+{
+    ngx_int_t                rc;
+    ngx_http_request_t      *r;
+    ngx_govsvc_sync_t       *sy;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    r = ctx->request;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    sy = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_sync_t));
+    if (sy == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_govsvc_sync_peer(r, sy->peer, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    sy->values[0] = (const char *) gmcf->node.data;
+
+    if (gs_region_parent((char *) gmcf->node.data, gmcf->node.len,
+                         sy->parent)
+        == 0)
+    {
+        sy->values[1] = sy->parent;
+    }
+
+    /* the parent, or the node itself, is not a child */
+    if (sy->values[1] == NULL || ngx_strcmp(sy->peer, sy->parent) != 0) {
+        sy->values[2] = ngx_strcmp(sy->peer, sy->values[0]) ? sy->peer
+                                                             : NULL;
+    }
+
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
+        "SELECT govsvc_sync_status($1, $2, $3)", 3, sy->values);
+}
+
+
+/*
+ * The region of the peer, from its verified node certificate: 401 without
+ * one (or when it did not verify: unknown CA, revoked, expired), 403 for
+ * a certificate that names no node, or a node that is neither this one,
+ * nor its parent, nor one of its children.  NGX_DECLINED: refused, *rc
+ * the refusal's answer.
+ */
+
+static ngx_int_t
+ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region, ngx_int_t *rc)
+{
+    X509                    *cert;
+    long                     verified;
+    ngx_int_t                found;
+    ngx_govsvc_main_conf_t  *gmcf;
+    char                     parent[7];
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    cert = NULL;
+
+    if (r->connection->ssl) {
+        cert = SSL_get_peer_certificate(r->connection->ssl->connection);
+    }
+
+    if (cert == NULL) {
+        *rc = ngx_govsvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                    "certificate_required",
+                                    "present the node certificate, over "
+                                    "TLS", NULL);
+        return NGX_DECLINED;
+    }
+
+    verified = SSL_get_verify_result(r->connection->ssl->connection);
+    found = (verified == X509_V_OK) ? ngx_govsvc_sync_region(cert, region)
+                                    : NGX_DECLINED;
+
+    X509_free(cert);
+
+    if (verified != X509_V_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "govsvc: sync refused a certificate that did not "
+                      "verify: %s", X509_verify_cert_error_string(verified));
+        *rc = ngx_govsvc_send_error(r, NGX_HTTP_UNAUTHORIZED,
+                                    "certificate_unknown",
+                                    "the certificate did not verify", NULL);
+        return NGX_DECLINED;
+    }
+
+    if (found != NGX_OK) {
+        *rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                    "not a node certificate", NULL);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strcmp(region, gmcf->node.data) == 0
+        || (gs_region_parent(region, 6, parent) == 0
+            && ngx_strcmp(parent, gmcf->node.data) == 0)
+        || (gs_region_parent((char *) gmcf->node.data, gmcf->node.len,
+                             parent) == 0
+            && ngx_strcmp(parent, region) == 0))
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "govsvc: sync refused node %s: neither the parent nor a "
+                  "child of %V", region, &gmcf->node);
+
+    *rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                "this node does not sync with that node",
+                                NULL);
+
+    return NGX_DECLINED;
+}
+
+
+/* the region of the first "urn:govsvc:node:CODE" URI of cert's
+ * subjectAltName; NGX_DECLINED without a valid one */
+
+static ngx_int_t
+ngx_govsvc_sync_region(X509 *cert, char *region)
+{
+    int                       i, n;
+    size_t                    len;
+    ngx_int_t                 rc;
+    const u_char             *uri;
+    GENERAL_NAME             *gn;
+    GENERAL_NAMES            *names;
+
+    names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) {
+        return NGX_DECLINED;
+    }
+
+    rc = NGX_DECLINED;
+    n = sk_GENERAL_NAME_num(names);
+
+    for (i = 0; i < n; i++) {
+        gn = sk_GENERAL_NAME_value(names, i);
+
+        if (gn->type != GEN_URI) {
+            continue;
+        }
+
+        uri = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+        len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+
+        if (len != sizeof(NGX_GOVSVC_NODE_URI) - 1 + 6
+            || ngx_strncmp(uri, NGX_GOVSVC_NODE_URI,
+                           sizeof(NGX_GOVSVC_NODE_URI) - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        uri += sizeof(NGX_GOVSVC_NODE_URI) - 1;
+
+        if (gs_region_level((const char *) uri, 6) != GS_REGION_INVALID) {
+            ngx_memcpy(region, uri, 6);
+            region[6] = '\0';
+            rc = NGX_OK;
+        }
+
+        break;
+    }
+
+    GENERAL_NAMES_free(names);
+
+    return rc;
+}
