@@ -585,6 +585,7 @@ void ngx_govsvc_cards_stop(ngx_govsvc_main_conf_t *gmcf);
 /* ---- ngx_govsvc_sync.c: node to node (三级联动) ---- */
 
 ngx_int_t ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx);
 
 
 /* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */

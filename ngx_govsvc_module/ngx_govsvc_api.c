@@ -174,6 +174,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
  * node certificate (ngx_govsvc_sync.c) */
 static const ngx_govsvc_route_t  ngx_govsvc_sync_routes[] = {
     { GET, "/sync/v1/status", ngx_govsvc_sync_status, 0, 0, "sync_status" },
+    { NGX_HTTP_POST, "/sync/v1/batches", ngx_govsvc_sync_batches, JSON, 0,
+      "sync_batches" },
 };
 
 #undef ADMIN

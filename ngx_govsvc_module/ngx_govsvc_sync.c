@@ -22,12 +22,16 @@ typedef struct {
     const char               *values[3];
     char                      peer[7];
     char                      parent[7];
+    char                      subtree[7];
 } ngx_govsvc_sync_t;
 
 
 static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
     ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
+static void ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static ngx_int_t ngx_govsvc_sync_gap(ngx_http_request_t *r, PGresult *res);
 
 
 /*
@@ -74,6 +78,142 @@ ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx)
 
     return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
         "SELECT govsvc_sync_status($1, $2, $3)", 3, sy->values);
+}
+
+
+/*
+ * POST /sync/v1/batches {"origin","batch_id","events":[...]} from a child:
+ * govsvc_sync_apply() applies it in one transaction (skipping what is
+ * held, refusing a gap with the sequence each origin continues at, and
+ * origins outside the child's subtree) -> 200 {"acked":{ORIGIN: SEQ}}.
+ */
+
+ngx_int_t
+ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
+{
+    char                    *text;
+    size_t                   len;
+    ngx_int_t                rc;
+    ngx_http_request_t      *r;
+    ngx_govsvc_sync_t       *sy;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    r = ctx->request;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    sy = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_sync_t));
+    if (sy == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_govsvc_sync_peer(r, sy->peer, &rc) != NGX_OK) {
+        return rc;
+    }
+
+    if (gs_region_parent(sy->peer, 6, sy->parent) != 0
+        || ngx_strcmp(sy->parent, gmcf->node.data) != 0)
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                     "batches come from a child node",
+                                     NULL);
+    }
+
+    text = cJSON_PrintUnformatted(ctx->body);
+    if (text == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(text);
+    sy->values[2] = ngx_pnalloc(r->pool, len + 1);
+
+    if (sy->values[2] != NULL) {
+        ngx_memcpy((char *) sy->values[2], text, len + 1);
+    }
+
+    cJSON_free(text);
+
+    if (sy->values[2] == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sy->values[0] = sy->peer;
+    ngx_govsvc_region_prefix((u_char *) sy->peer, sy->subtree);
+    sy->values[1] = sy->subtree;
+
+    return ngx_govsvc_query(ctx,
+        "SELECT govsvc_sync_apply($1, $2, $3::jsonb)::text", 3, sy->values,
+        ngx_govsvc_sync_applied, ctx);
+}
+
+
+static void
+ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_ctx_t *ctx = data;
+
+    ngx_int_t            rc;
+    const char          *state, *code;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    code = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (state && code && ngx_strcmp(state, "GS409") == 0
+        && ngx_strcmp(code, "sequence_gap") == 0)
+    {
+        rc = ngx_govsvc_sync_gap(r, res);
+
+    } else if (ngx_govsvc_pg_result(r, res, &rc) == NGX_OK) {
+        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
+                                  (u_char *) PQgetvalue(res, 0, 0),
+                                  PQgetlength(res, 0, 0));
+    }
+
+    ngx_govsvc_finalize(r, rc);
+}
+
+
+/* 409 sequence_gap, with the sequence each origin continues at:
+ * {"error":{"code","message","expected":{ORIGIN: SEQ}}} */
+
+static ngx_int_t
+ngx_govsvc_sync_gap(ngx_http_request_t *r, PGresult *res)
+{
+    cJSON       *json, *error, *expected;
+    ngx_int_t    rc;
+    const char  *hint;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "govsvc: sync batch refused: %s",
+                  PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+
+    hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    expected = hint ? cJSON_Parse(hint) : NULL;
+
+    json = cJSON_CreateObject();
+    error = cJSON_AddObjectToObject(json, "error");
+
+    if (expected == NULL || error == NULL
+        || cJSON_AddStringToObject(error, "code", "sequence_gap") == NULL
+        || cJSON_AddStringToObject(error, "message",
+               PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)) == NULL)
+    {
+        cJSON_Delete(expected);
+        cJSON_Delete(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cJSON_AddItemToObject(error, "expected", expected);
+
+    rc = ngx_govsvc_send_cjson(r, NGX_HTTP_CONFLICT, json);
+
+    cJSON_Delete(json);
+
+    return rc;
 }
 
 

@@ -8,6 +8,7 @@
 use strict;
 use warnings;
 use Test::More;
+use Digest::SHA qw(sha256_hex);
 use GovSvc::Test;
 
 sub status {
@@ -70,6 +71,67 @@ $r = status($c, '430000');
 is($r->{status}, 200, 'the province, its parent: 200');
 is_deeply([ map { $_->{region} } @{ $r->{json}{children} } ],
           [ '430102', '430103' ], 'both counties, not the province');
+# ---- batches from a child: applied once, in order, nothing half-done -------
+
+# an event as govsvc_outbox_append() writes it: its hash covers the
+# jsonb text of its data
+sub event {
+    my ($origin, $seq, %o) = @_;
+    my $data = '{"state": "draft"}';
+    my $case = "${origin}20261129" . sprintf('%06d', $seq);
+    return { origin => $origin, seq => $seq, type => 'case.created',
+             case_no => $case, at => '2026-11-29T09:00:00+08:00',
+             data => { state => 'draft' },
+             hash => $o{hash} // sha256_hex(join '|', $origin, $seq,
+                                            'case.created', $case, $data) };
+}
+sub batch {
+    my ($cert, @events) = @_;
+    return $c->req(POST => '/sync/v1/batches', tls => 1,
+                   cert => "nodes/$cert",
+                   json => { origin => $cert, batch_id => 'b' . time,
+                             events => \@events });
+}
+sub held { $c->psql("SELECT count(*) FROM sync_inbox") }
+
+$r = batch('430102', map { event('430102', $_) } 1 .. 3);
+is($r->{status}, 200, 'a batch of three from a child county') or diag $r->{body};
+is_deeply($r->{json}{acked}, { 430102 => 3 }, 'acknowledged to 3');
+is(held(), 3, 'three events held');
+$r = batch('430102', map { event('430102', $_) } 1 .. 3);
+is_deeply([ $r->{status}, $r->{json}{acked} ], [ 200, { 430102 => 3 } ],
+          'the same batch again: acknowledged');
+is(held(), 3, 'and applied once');
+$r = batch('430102', map { event('430102', $_) } 2 .. 4);
+is_deeply($r->{json}{acked}, { 430102 => 4 }, 'an overlapping batch: 4');
+is(held(), 4, 'only the new one kept');
+
+$r = batch('430102', event('430102', 5), event('430102', 7));
+$c->refused($r, 409, 'sequence_gap', 'a gap');
+is_deeply($r->{json}{error}{expected}, { 430102 => 6 },
+          'with the sequence to resend from');
+is(held(), 4, 'and nothing of the batch kept, 5 included');
+$c->refused(batch('430102', event('430103', 1)), 403, 'forbidden',
+            'a county pushing another county\'s events');
+$c->refused(batch('430102', event('430102', 5, hash => '0' x 64)), 422,
+            'validation_failed', 'an event whose hash is not its own');
+$c->refused(batch('430000', event('430000', 1)), 403, 'forbidden',
+            'the parent pushes no batch to its child');
+$c->refused(batch('430102'), 422, 'validation_failed', 'an empty batch');
+{
+    # the connection closes after half of the body
+    my ($sock) = $c->_connect(tls => 1, cert => 'nodes/430102');
+    my $body = '{"events":[{"origin":"430102","seq":5';
+    print $sock "POST /sync/v1/batches HTTP/1.1\r\nHost: localhost\r\n"
+        . "Content-Type: application/json\r\nContent-Length: "
+        . (length($body) * 2) . "\r\n\r\n$body";
+    close $sock;
+    select(undef, undef, undef, 0.2);
+}
+is(held(), 4, 'a batch cut off mid-transfer: nothing applied');
+is(status($c, '430000')->{json}{children}[0]{acknowledged}, 4,
+   'the status shows what the child has acknowledged');
+
 $c->check_log;
 $c->stop;
 
