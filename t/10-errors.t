@@ -22,8 +22,10 @@ my $consult = '/api/v1/public/consultations';
 
 is_error($t->req(GET => '/api/v1/nothing-here'), 404, 'not_found',
          'unknown path');
-is_error($t->req(GET => '/sync/v1/batches'), 404, 'not_found',
-         'sync has no routes yet');
+is_error($t->req(GET => '/sync/v1/nothing'), 404, 'not_found',
+         'an unknown sync path');
+is_error($t->req(GET => '/sync/v1/batches'), 405, 'method_not_allowed',
+         'a sync path with another method');
 
 my $r = $t->req(DELETE => '/api/v1/regions');
 is_error($r, 405, 'method_not_allowed', 'wrong method');
