@@ -26,6 +26,8 @@ typedef struct {
 } ngx_govsvc_sync_t;
 
 
+static ngx_govsvc_sync_t *ngx_govsvc_sync_new(ngx_http_request_t *r,
+    ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
     ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
@@ -52,12 +54,8 @@ ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx)
     r = ctx->request;
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
-    sy = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_sync_t));
+    sy = ngx_govsvc_sync_new(r, &rc);
     if (sy == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_sync_peer(r, sy->peer, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -101,12 +99,8 @@ ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
     r = ctx->request;
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
-    sy = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_sync_t));
+    sy = ngx_govsvc_sync_new(r, &rc);
     if (sy == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_govsvc_sync_peer(r, sy->peer, &rc) != NGX_OK) {
         return rc;
     }
 
@@ -214,6 +208,27 @@ ngx_govsvc_sync_gap(ngx_http_request_t *r, PGresult *res)
     cJSON_Delete(json);
 
     return rc;
+}
+
+
+/* a sync request's state with its peer's region; NULL: *rc answers */
+
+static ngx_govsvc_sync_t *
+ngx_govsvc_sync_new(ngx_http_request_t *r, ngx_int_t *rc)
+{
+    ngx_govsvc_sync_t  *sy;
+
+    sy = ngx_pcalloc(r->pool, sizeof(ngx_govsvc_sync_t));
+    if (sy == NULL) {
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
+    }
+
+    if (ngx_govsvc_sync_peer(r, sy->peer, rc) != NGX_OK) {
+        return NULL;
+    }
+
+    return sy;
 }
 
 
