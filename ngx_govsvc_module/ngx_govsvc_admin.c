@@ -42,6 +42,8 @@ typedef struct {
     const char               *password;
     const char               *old_password;
     ngx_str_t                 cache;           /* Redis key to drop */
+    ngx_str_t                 answer;          /* sent once it is dropped */
+    ngx_govsvc_redis_cmd_t   *cmd;
     char                      id[NGX_GOVSVC_ADMIN_ID_LEN + 1];
     char                      ref[NGX_GOVSVC_ADMIN_ID_LEN + 1];
     char                      sha256[EVP_MAX_MD_SIZE * 2 + 1];
@@ -87,8 +89,11 @@ static void ngx_govsvc_admin_verified(ngx_govsvc_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_govsvc_admin_cert_parse(ngx_govsvc_admin_t *ad,
     ngx_str_t *pem, const char **subject);
 static ngx_int_t ngx_govsvc_admin_calendar_day(ngx_govsvc_admin_t *ad);
-static void ngx_govsvc_admin_uncache(ngx_http_request_t *r, ngx_str_t *key);
-static void ngx_govsvc_admin_redis_ignore(redisReply *reply, void *data);
+static ngx_int_t ngx_govsvc_admin_uncache(ngx_govsvc_admin_t *ad,
+    PGresult *res);
+static void ngx_govsvc_admin_uncached(redisReply *reply, void *data);
+static void ngx_govsvc_admin_uncache_cleanup(void *data);
+static ngx_int_t ngx_govsvc_admin_answer(ngx_govsvc_admin_t *ad);
 
 
 #define NGX_GOVSVC_DEPARTMENT_JSON(t)                                        \
@@ -969,39 +974,115 @@ ngx_govsvc_admin_calendar_day(ngx_govsvc_admin_t *ad)
 }
 
 
-static void
-ngx_govsvc_admin_uncache(ngx_http_request_t *r, ngx_str_t *key)
+/*
+ * After a change of what Redis caches: a tombstone in place of the key for
+ * govsvc_cache_ttl (fills are SET NX, so a fill from a read that raced the
+ * change cannot land), and the answer only once Redis has it, so that the
+ * next read anywhere misses.  NGX_DONE: the answer waits for Redis;
+ * NGX_DECLINED: answer now (no Redis, or Redis away: the entry then stays
+ * stale until govsvc_cache_ttl, logged).
+ */
+
+static ngx_int_t
+ngx_govsvc_admin_uncache(ngx_govsvc_admin_t *ad, PGresult *res)
 {
-    const char              *argv[2];
-    size_t                   argvlen[2];
+    u_char                   ttl[NGX_INT_T_LEN];
+    const char              *argv[5];
+    size_t                   argvlen[5];
+    ngx_http_request_t      *r;
+    ngx_pool_cleanup_t      *cln;
     ngx_govsvc_main_conf_t  *gmcf;
 
+    r = ad->ctx->request;
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     if (gmcf->redis == NULL) {
-        return;
+        return NGX_DECLINED;
     }
 
-    argv[0] = "DEL";
-    argvlen[0] = 3;
-    argv[1] = (const char *) key->data;
-    argvlen[1] = key->len;
+    ad->answer.len = PQgetlength(res, 0, 0);
+    ad->answer.data = ngx_pnalloc(r->pool, ad->answer.len);
+    cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    /* NULL: Redis is away; the entry expires with govsvc_cache_ttl */
-    if (ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_admin_redis_ignore,
-                                 NULL, 2, argv, argvlen)
-        == NULL)
-    {
+    if (ad->answer.data == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ad->answer.data, PQgetvalue(res, 0, 0), ad->answer.len);
+
+    argv[0] = "SET";
+    argvlen[0] = 3;
+    argv[1] = (const char *) ad->cache.data;
+    argvlen[1] = ad->cache.len;
+    argv[2] = "";
+    argvlen[2] = 0;
+    argv[3] = "PX";
+    argvlen[3] = 2;
+    argv[4] = (const char *) ttl;
+    argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
+
+    ad->cmd = ngx_govsvc_redis_command(gmcf->redis,
+                                       ngx_govsvc_admin_uncached, ad,
+                                       5, argv, argvlen);
+    if (ad->cmd == NULL) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "govsvc: could not drop \"%V\" from Redis; it stays "
-                      "stale until govsvc_cache_ttl", key);
+                      "stale until govsvc_cache_ttl", &ad->cache);
+        return NGX_DECLINED;
     }
+
+    cln->handler = ngx_govsvc_admin_uncache_cleanup;
+    cln->data = ad;
+
+    r->main->count++;
+
+    return NGX_DONE;
 }
 
 
 static void
-ngx_govsvc_admin_redis_ignore(redisReply *reply, void *data)
+ngx_govsvc_admin_uncached(redisReply *reply, void *data)
 {
+    ngx_govsvc_admin_t *ad = data;
+
+    ngx_http_request_t  *r;
+
+    ad->cmd = NULL;
+    r = ad->ctx->request;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "govsvc: could not drop \"%V\" from Redis; it stays "
+                      "stale until govsvc_cache_ttl", &ad->cache);
+    }
+
+    ngx_govsvc_finalize(r, ngx_govsvc_admin_answer(ad));
+}
+
+
+static void
+ngx_govsvc_admin_uncache_cleanup(void *data)
+{
+    ngx_govsvc_admin_t *ad = data;
+
+    if (ad->cmd) {
+        ngx_govsvc_redis_cancel(ad->cmd);
+        ad->cmd = NULL;
+    }
+}
+
+
+/* the answer of a change that succeeded: ad->answer, or 204 */
+
+static ngx_int_t
+ngx_govsvc_admin_answer(ngx_govsvc_admin_t *ad)
+{
+    if (ad->status == NGX_HTTP_NO_CONTENT) {
+        return ngx_govsvc_admin_no_content(ad->ctx->request);
+    }
+
+    return ngx_govsvc_send_json(ad->ctx->request, ad->status,
+                                ad->answer.data, ad->answer.len);
 }
 
 
@@ -1098,17 +1179,15 @@ ngx_govsvc_admin_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         rc = ngx_govsvc_admin_not_found(r);
 
     } else {
-        if (ad->cache.len) {
-            ngx_govsvc_admin_uncache(r, &ad->cache);
-        }
+        rc = ad->cache.len ? ngx_govsvc_admin_uncache(ad, res) : NGX_DECLINED;
 
-        if (ad->status == NGX_HTTP_NO_CONTENT) {
-            rc = ngx_govsvc_admin_no_content(r);
+        if (rc == NGX_ERROR) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
-        } else {
-            rc = ngx_govsvc_send_json(r, ad->status,
-                                      (u_char *) PQgetvalue(res, 0, 0),
-                                      PQgetlength(res, 0, 0));
+        } else if (rc == NGX_DECLINED) {
+            ad->answer.data = (u_char *) PQgetvalue(res, 0, 0);
+            ad->answer.len = PQgetlength(res, 0, 0);
+            rc = ngx_govsvc_admin_answer(ad);
         }
     }
 

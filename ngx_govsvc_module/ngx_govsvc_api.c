@@ -456,7 +456,8 @@ ngx_govsvc_cached_reply(redisReply *reply, void *data)
     cq->cmd = NULL;
     r = cq->ctx->request;
 
-    if (reply && reply->type == REDIS_REPLY_STRING) {
+    /* "" is a change's tombstone: a miss */
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len > 0) {
         ngx_govsvc_count(cache_hits);
         rc = ngx_govsvc_send_json(r, NGX_HTTP_OK, (u_char *) reply->str,
                                   reply->len);
@@ -495,16 +496,17 @@ ngx_govsvc_cached_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 }
 
 
-/* SET key value PX govsvc_cache_ttl, not waited for: a fill that fails
- * is tried again by the next read */
+/* SET key value PX govsvc_cache_ttl NX, not waited for: a fill that
+ * fails is tried again by the next read; NX, so that a fill that raced a
+ * change does not replace the change's tombstone (ngx_govsvc_admin.c) */
 
 void
 ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
     const char *value, size_t len)
 {
     u_char                   ttl[NGX_INT_T_LEN];
-    const char              *argv[5];
-    size_t                   argvlen[5];
+    const char              *argv[6];
+    size_t                   argvlen[6];
     ngx_govsvc_main_conf_t  *gmcf;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
@@ -523,9 +525,11 @@ ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
     argvlen[3] = 2;
     argv[4] = (const char *) ttl;
     argvlen[4] = ngx_sprintf(ttl, "%M", gmcf->cache_ttl) - ttl;
+    argv[5] = "NX";
+    argvlen[5] = 2;
 
     (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_redis_ignore,
-                                    NULL, 5, argv, argvlen);
+                                    NULL, 6, argv, argvlen);
 }
 
 
