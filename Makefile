@@ -36,7 +36,7 @@ module: $(BUILD)/nginx/objs/Makefile
 
 include core/core.mk
 
-test: deps module unit unit-valgrind
+test: deps module unit unit-valgrind fuzz
 	prove -I t/lib -r t/
 
 run: deps module passwd-tool

@@ -12,6 +12,11 @@
 #                                    with GS_TEST_FAST=1 (tests skip their
 #                                    slow cases, e.g. 600k-round PBKDF2)
 #   make passwd-tool                 build $(BUILD)/govsvc-passwd
+#   make fuzz                        each libFuzzer harness of t/fuzz/ for
+#                                    FUZZ_SECONDS (5) with ASan + UBSan,
+#                                    from the seeds of t/fuzz/corpus/ and
+#                                    keeping what it finds in
+#                                    $(BUILD)/fuzz/corpus/
 #
 # gs_password uses OpenSSL 3, so everything linking core gets -lcrypto.
 #
@@ -38,7 +43,12 @@ GS_TOOL_OBJ  := $(BUILD)/tool/obj/govsvc_passwd.o
 
 export GOVSVC_PASSWD := $(BUILD)/govsvc-passwd
 
-.PHONY: unit unit-valgrind passwd-tool
+GS_FUZZ      := $(patsubst t/fuzz/%.c,%,$(wildcard t/fuzz/fuzz_*.c))
+GS_FUZZ_BINS := $(GS_FUZZ:%=$(BUILD)/fuzz/%)
+GS_FUZZ_CC   ?= clang
+FUZZ_SECONDS ?= 5
+
+.PHONY: unit unit-valgrind passwd-tool fuzz
 
 unit: $(GS_UNIT_BINS) $(GS_SAN_BINS) passwd-tool
 	prove --exec '' $(GS_UNIT_BINS) $(GS_SAN_BINS)
@@ -49,6 +59,26 @@ unit-valgrind: $(GS_UNIT_BINS)
 	    $(GS_UNIT_BINS)
 
 passwd-tool: $(GOVSVC_PASSWD)
+
+# libFuzzer links its own main: the harness and every core source, in one
+$(GS_FUZZ_BINS): $(BUILD)/fuzz/%: t/fuzz/%.c $(GS_CORE_SRCS) core/core.mk
+	@mkdir -p $(@D)
+	$(GS_FUZZ_CC) -std=c11 -g -O1 -Icore -Wall -Wextra -Werror \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    $< $(GS_CORE_SRCS) $(GS_LDLIBS) -o $@
+
+fuzz: $(GS_FUZZ_BINS)
+	@for f in $(GS_FUZZ); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$f t/fuzz/corpus/$$f; \
+	    $(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$f- \
+	        $(BUILD)/fuzz/corpus/$$f t/fuzz/corpus/$$f \
+	        2> $(BUILD)/fuzz/$$f.log \
+	        || { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+	    echo "$$f: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+	        $(BUILD)/fuzz/$$f.log | grep -o '[0-9]*$$') runs," \
+	        "$(FUZZ_SECONDS) s, no finding"; \
+	done
 
 $(GS_TOOL_OBJ): $(BUILD)/tool/obj/%.o: core/tool/%.c core/core.mk
 	@mkdir -p $(@D)

@@ -14,6 +14,7 @@ PKGS=(
     wrk gcc make valgrind libc6-dev
     perl ca-certificates util-linux procps curl
     faketime        # t/88-supervision.t runs nginx on a shifted clock
+    clang libclang-rt-14-dev    # libFuzzer (make fuzz, part of make test)
 )
 
 missing=()
