@@ -324,6 +324,7 @@ ngx_int_t ngx_govsvc_arg_limit(ngx_http_request_t *r, const char **limit,
 ngx_int_t ngx_govsvc_send_bad_arg(ngx_http_request_t *r, const char *name);
 ngx_uint_t ngx_govsvc_digits(const char *s, size_t len);
 void ngx_govsvc_region_prefix(const u_char *region, char *out);
+ngx_int_t ngx_govsvc_path_id(ngx_govsvc_ctx_t *ctx, char *id);
 
 /* adds a response header; key and value must outlive the request */
 ngx_int_t ngx_govsvc_add_header(ngx_http_request_t *r, const char *key,

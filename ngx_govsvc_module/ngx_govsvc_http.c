@@ -700,6 +700,29 @@ ngx_govsvc_digits(const char *s, size_t len)
 }
 
 
+/* the first {} of the path as a row id (1 to 18 digits, no leading zero),
+ * NUL-terminated into id (NGX_INT64_LEN + 1 bytes); NGX_DECLINED when it
+ * cannot be one */
+
+ngx_int_t
+ngx_govsvc_path_id(ngx_govsvc_ctx_t *ctx, char *id)
+{
+    ngx_str_t  *s;
+
+    s = &ctx->params[0];
+
+    if (s->len == 0 || s->len > NGX_INT64_LEN - 1 || s->data[0] == '0'
+        || !ngx_govsvc_digits((char *) s->data, s->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_cpystrn((u_char *) id, s->data, s->len + 1);
+
+    return NGX_OK;
+}
+
+
 /* the prefix every code below region shares: "430000" -> "43", "430100"
  * -> "4301", a county as it is; out has room for 7 bytes (may be region) */
 

@@ -84,7 +84,6 @@ static ngx_int_t ngx_govsvc_public_key(ngx_govsvc_pub_t *p, ngx_str_t *key);
 static ngx_int_t ngx_govsvc_pub_write(ngx_govsvc_ctx_t *ctx,
     const char *unknown, const char *sql);
 static ngx_govsvc_pub_t *ngx_govsvc_pub_new(ngx_govsvc_ctx_t *ctx);
-static ngx_int_t ngx_govsvc_pub_id(ngx_govsvc_pub_t *p, const char **id);
 static void ngx_govsvc_pub_scope(ngx_govsvc_pub_t *p,
     const char **department, const char **node, const char **prefix);
 static ngx_int_t ngx_govsvc_pub_page(ngx_govsvc_pub_t *p,
@@ -489,11 +488,13 @@ ngx_govsvc_consult_get(ngx_govsvc_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_govsvc_pub_id(p, &p->values[0]) != NGX_OK) {
+    if (ngx_govsvc_path_id(ctx, p->id) != NGX_OK) {
         return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
                                      "not_found", "no such consultation",
                                      NULL);
     }
+
+    p->values[0] = p->id;
 
     p->values[1] = p->today;
 
@@ -633,7 +634,7 @@ ngx_govsvc_public_consult_get(ngx_govsvc_ctx_t *ctx)
 
     code = ngx_govsvc_arg(ctx->request, "code");
 
-    if (ngx_govsvc_pub_id(p, &p->values[0]) != NGX_OK
+    if (ngx_govsvc_path_id(ctx, p->id) != NGX_OK
         || code == NULL || code[0] == '\0' || ngx_strlen(code) > 64
         || !gs_utf8_valid_text((u_char *) code, ngx_strlen(code)))
     {
@@ -641,6 +642,8 @@ ngx_govsvc_public_consult_get(ngx_govsvc_ctx_t *ctx)
                                      "not_found", NGX_GOVSVC_CONSULT_UNKNOWN,
                                      NULL);
     }
+
+    p->values[0] = p->id;
 
     p->values[1] = code;
     p->not_found = NGX_GOVSVC_CONSULT_UNKNOWN;
@@ -1133,10 +1136,12 @@ ngx_govsvc_pub_write(ngx_govsvc_ctx_t *ctx, const char *unknown,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_govsvc_pub_id(p, &p->values[0]) != NGX_OK) {
+    if (ngx_govsvc_path_id(ctx, p->id) != NGX_OK) {
         return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
                                      "not_found", unknown, NULL);
     }
+
+    p->values[0] = p->id;
 
     p->values[1] = ngx_govsvc_pub_body(p);
     if (p->values[1] == NULL) {
@@ -1168,33 +1173,6 @@ ngx_govsvc_pub_new(ngx_govsvc_ctx_t *ctx)
     gs_date_format(ngx_govsvc_today(), p->today);
 
     return p;
-}
-
-
-/* the {id} of the path: 1 to 18 digits, no leading zero */
-
-static ngx_int_t
-ngx_govsvc_pub_id(ngx_govsvc_pub_t *p, const char **id)
-{
-    ngx_str_t   *s;
-    ngx_uint_t   i;
-
-    s = &p->ctx->params[0];
-
-    if (s->len == 0 || s->len > NGX_INT64_LEN - 1 || s->data[0] == '0') {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] < '0' || s->data[i] > '9') {
-            return NGX_DECLINED;
-        }
-    }
-
-    ngx_cpystrn((u_char *) p->id, s->data, s->len + 1);
-    *id = p->id;
-
-    return NGX_OK;
 }
 
 

@@ -47,7 +47,8 @@ static ngx_int_t ngx_govsvc_sv_filter(ngx_govsvc_sv_t *sv, const char *name,
 static ngx_int_t ngx_govsvc_sv_limit(ngx_govsvc_sv_t *sv,
     const char **limit);
 static ngx_int_t ngx_govsvc_sv_bad(ngx_govsvc_sv_t *sv);
-static ngx_int_t ngx_govsvc_sv_id(ngx_govsvc_ctx_t *ctx, const char **id);
+static ngx_int_t ngx_govsvc_card_by_id(ngx_govsvc_ctx_t *ctx,
+    const char *sql);
 static ngx_int_t ngx_govsvc_card_change(ngx_govsvc_ctx_t *ctx,
     ngx_uint_t status, const char *sql, const char *key);
 static ngx_uint_t ngx_govsvc_cards_lease(ngx_govsvc_main_conf_t *gmcf);
@@ -391,23 +392,8 @@ ngx_govsvc_cards_issue(ngx_govsvc_ctx_t *ctx)
 ngx_int_t
 ngx_govsvc_cards_revoke(ngx_govsvc_ctx_t *ctx)
 {
-    ngx_int_t    rc;
-    const char  *id;
-
-    rc = ngx_govsvc_sv_id(ctx, &id);
-
-    if (rc == NGX_DECLINED) {
-        return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
-                                     "not_found", "no such card", NULL);
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_govsvc_card_change(ctx, NGX_HTTP_OK,
-        "SELECT govsvc_card_revoke($1::bigint, $2::jsonb, $3::bigint, $4,"
-        " $5)", id);
+    return ngx_govsvc_card_by_id(ctx,
+        "SELECT govsvc_card_revoke($1::bigint, $2::jsonb, $3::bigint, $4, $5)");
 }
 
 
@@ -416,23 +402,29 @@ ngx_govsvc_cards_revoke(ngx_govsvc_ctx_t *ctx)
 ngx_int_t
 ngx_govsvc_cards_respond(ngx_govsvc_ctx_t *ctx)
 {
-    ngx_int_t    rc;
-    const char  *id;
+    return ngx_govsvc_card_by_id(ctx,
+        "SELECT govsvc_card_respond($1::bigint, $2::jsonb, $3::bigint, $4, $5)");
+}
 
-    rc = ngx_govsvc_sv_id(ctx, &id);
 
-    if (rc == NGX_DECLINED) {
+/* a change of the card {id} of the path (ngx_govsvc_card_change()) */
+
+static ngx_int_t
+ngx_govsvc_card_by_id(ngx_govsvc_ctx_t *ctx, const char *sql)
+{
+    char  *id;
+
+    id = ngx_pnalloc(ctx->request->pool, NGX_INT64_LEN + 1);
+    if (id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_govsvc_path_id(ctx, id) != NGX_OK) {
         return ngx_govsvc_send_error(ctx->request, NGX_HTTP_NOT_FOUND,
                                      "not_found", "no such card", NULL);
     }
 
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_govsvc_card_change(ctx, NGX_HTTP_OK,
-        "SELECT govsvc_card_respond($1::bigint, $2::jsonb, $3::bigint, $4,"
-        " $5)", id);
+    return ngx_govsvc_card_change(ctx, NGX_HTTP_OK, sql, id);
 }
 
 
@@ -553,35 +545,6 @@ static ngx_int_t
 ngx_govsvc_sv_bad(ngx_govsvc_sv_t *sv)
 {
     return ngx_govsvc_send_bad_arg(sv->ctx->request, sv->bad);
-}
-
-
-/* the {id} of the path, NUL-terminated in *id: NGX_DECLINED when it is
- * not a card id */
-
-static ngx_int_t
-ngx_govsvc_sv_id(ngx_govsvc_ctx_t *ctx, const char **id)
-{
-    u_char     *p;
-    ngx_str_t  *s;
-
-    s = &ctx->params[0];
-
-    if (s->len == 0 || s->len > 18 || s->data[0] == '0'
-        || !ngx_govsvc_digits((char *) s->data, s->len))
-    {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(ctx->request->pool, s->len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_cpystrn(p, s->data, s->len + 1);
-    *id = (const char *) p;
-
-    return NGX_OK;
 }
 
 
