@@ -348,7 +348,8 @@ WITH c AS (INSERT INTO cases (case_no, node, item_code,
  a AS (SELECT govsvc_audit_append($10::bigint, $11, $12,
   'case.create', 'case:' || c.case_no, '{}') FROM c),
  o AS (SELECT govsvc_outbox_append($1, 'case.created', c.case_no,
-  jsonb_build_object('item', c.item_code, 'state', c.state))
+  jsonb_build_object('item', c.item_code, 'state', c.state,
+   'case', govsvc_case_snapshot(c)))
   FROM c),
  k AS (INSERT INTO idempotency_keys (user_id, key, body_sha256,
    status, answer)

@@ -255,7 +255,8 @@ ngx_govsvc_case_item(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         " a AS (SELECT govsvc_audit_append($10::bigint, $11, $12,"
         "  'case.create', 'case:' || c.case_no, '{}') FROM c),"
         " o AS (SELECT govsvc_outbox_append($1, 'case.created', c.case_no,"
-        "  jsonb_build_object('item', c.item_code, 'state', c.state))"
+        "  jsonb_build_object('item', c.item_code, 'state', c.state,"
+        "   'case', govsvc_case_snapshot(c)))"
         "  FROM c),"
         " k AS (INSERT INTO idempotency_keys (user_id, key, body_sha256,"
         "   status, answer)"
@@ -412,8 +413,8 @@ ngx_govsvc_cases_patch(ngx_govsvc_ctx_t *ctx)
 
     return ngx_govsvc_query(ctx,
         "SELECT c.version, c.state, c.department, i.fields::text,"
-        "  i.materials::text"
-        " FROM cases c JOIN items i ON i.code = c.item_code"
+        "  i.materials::text, c.synced IS NOT NULL"
+        " FROM cases c LEFT JOIN items i ON i.code = c.item_code"
         " WHERE c.case_no = $1 AND c.state <> 'deleted'",
         1, cs->values, ngx_govsvc_case_draft, cs);
 }
@@ -441,6 +442,13 @@ ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     if (PQntuples(res) != 1) {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                    "no such case", NULL);
+        goto done;
+    }
+
+    if (PQgetvalue(res, 0, 5)[0] == 't') {
+        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                   "a case of another node is read-only",
+                                   NULL);
         goto done;
     }
 
@@ -509,7 +517,8 @@ ngx_govsvc_case_draft(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         "  'case.update', 'case:' || c.case_no,"
         "  jsonb_build_object('version', c.version)) FROM c),"
         " o AS (SELECT govsvc_outbox_append(c.node, 'case.updated',"
-        "  c.case_no, jsonb_build_object('version', c.version)) FROM c)"
+        "  c.case_no, jsonb_build_object('version', c.version,"
+        "   'case', govsvc_case_snapshot(c))) FROM c)"
         " SELECT " NGX_GOVSVC_CASE_COLUMNS("c") " FROM c, a, o",
         9, v, ngx_govsvc_case_written, cs);
 

@@ -105,10 +105,16 @@ static ngx_int_t ngx_govsvc_x_cache(ngx_http_request_t *r, const char *v);
     " govsvc_level(" c ".due_date, " c ".paused_since, " t "::date,"         \
     " " y "::int, " NGX_GOVSVC_YELLOW_BEFORE(t, y) ") END"
 
+/* a copy of a child's case names an item this node may not know: its
+ * snapshot has the name */
+#define NGX_GOVSVC_ITEM(c)                                                   \
+    "json_build_object('code', " c ".item_code,"                             \
+    " 'name', coalesce(i.name, " c ".synced #>> '{item,name}'))"
+
 #define NGX_GOVSVC_ROW(c, t, y)                                              \
     "json_build_object('case_no', " c ".case_no,"                            \
     " 'project_name', " c ".project_name,"                                   \
-    " 'item', json_build_object('code', i.code, 'name', i.name),"            \
+    " 'item', " NGX_GOVSVC_ITEM(c) ","                                       \
     " 'state', " c ".state, 'step', " c ".step,"                             \
     " 'received_at', govsvc_time(" c ".received_at),"                        \
     " 'due_date', " c ".due_date,"                                           \
@@ -197,9 +203,10 @@ static const char  ngx_govsvc_cases_sql[] =
     NGX_GOVSVC_ROW("s", "$14", "$15") ","
     "    'applicant_name', s.applicant->>'name',"
     "    'department', json_build_object('id', d.id, 'name', d.name),"
-    "    'result', s.result, 'result_code', s.result_code)"
+    "    'result', s.result, 'result_code', s.result_code,"
+    "    'origin', s.node, 'read_only', s.synced IS NOT NULL)"
     "   ORDER BY s.case_no DESC)"
-    "   FROM shown s JOIN items i ON i.code = s.item_code"
+    "   FROM shown s LEFT JOIN items i ON i.code = s.item_code"
     "    JOIN departments d ON d.id = s.department), '[]'),"
     "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $13::int"
     "   THEN (SELECT min(case_no) FROM shown) END)";
@@ -230,14 +237,15 @@ static const char  ngx_govsvc_abnormal_sql[] =
     " SELECT json_build_object('items', coalesce((SELECT json_agg("
     "    json_build_object('case_no', s.case_no, 'kind', s.kind,"
     "    'project_name', s.project_name,"
-    "    'item', json_build_object('code', i.code, 'name', i.name),"
+    "    'item', " NGX_GOVSVC_ITEM("s") ","
     "    'state', s.state,"
     "    'department', json_build_object('id', d.id, 'name', d.name),"
     "    'received_at', govsvc_time(s.received_at),"
     "    'resubmitted_at', govsvc_time(s.resubmitted_at),"
-    "    'correction', s.correction, 'version', s.version)"
+    "    'correction', s.correction, 'version', s.version,"
+    "    'origin', s.node, 'read_only', s.synced IS NOT NULL)"
     "   ORDER BY s.case_no DESC)"
-    "   FROM shown s JOIN items i ON i.code = s.item_code"
+    "   FROM shown s LEFT JOIN items i ON i.code = s.item_code"
     "    JOIN departments d ON d.id = s.department), '[]'),"
     "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $9::int"
     "   THEN (SELECT min(case_no) FROM shown) END)";

@@ -63,7 +63,8 @@ static void ngx_govsvc_cards_done(ngx_govsvc_pg_t *pg, PGresult *res,
  * $8 today, $9 yellow days.  Earliest due date first.  p is materialized
  * so that the yellow limit is computed once: govsvc_working_day() is
  * STABLE, and inlined into each row's govsvc_level() it would run a
- * calendar scan per case.
+ * calendar scan per case.  A copy of a child's case (sql/0016) is
+ * warned of by its snapshot's due date; its item may be unknown here.
  */
 static const char  ngx_govsvc_warnings_sql[] =
     "WITH p AS MATERIALIZED (SELECT govsvc_working_day($8::date, $9::int + 1)"
@@ -89,7 +90,8 @@ static const char  ngx_govsvc_warnings_sql[] =
     " SELECT json_build_object('items', coalesce((SELECT json_agg("
     "   json_build_object('case_no', s.case_no,"
     "    'project_name', s.project_name,"
-    "    'item', json_build_object('code', i.code, 'name', i.name),"
+    "    'item', json_build_object('code', s.item_code,"
+    "     'name', coalesce(i.name, s.synced #>> '{item,name}')),"
     "    'department', json_build_object('id', s.department,"
     "                                    'name', s.dname),"
     "    'region', s.dregion, 'state', s.state, 'step', s.step,"
@@ -102,7 +104,7 @@ static const char  ngx_govsvc_warnings_sql[] =
     "      'responded_at', govsvc_time(k.responded_at)) ORDER BY k.id),"
     "      '[]') FROM cards k WHERE k.case_no = s.case_no))"
     "   ORDER BY s.due_date, s.case_no)"
-    "   FROM shown s JOIN items i ON i.code = s.item_code), '[]'),"
+    "   FROM shown s LEFT JOIN items i ON i.code = s.item_code), '[]'),"
     "  'next_cursor', CASE WHEN (SELECT count(*) FROM page) > $7::int"
     "   THEN (SELECT s.due_date || '.' || s.case_no FROM shown s"
     "    ORDER BY s.due_date DESC, s.case_no DESC LIMIT 1) END)";
