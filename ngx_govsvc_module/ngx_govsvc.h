@@ -34,6 +34,7 @@
 
 typedef struct ngx_govsvc_pg_pool_s   ngx_govsvc_pg_pool_t;
 typedef struct ngx_govsvc_pg_s        ngx_govsvc_pg_t;
+typedef struct ngx_govsvc_sync_client_s  ngx_govsvc_sync_client_t;
 typedef struct ngx_govsvc_redis_s     ngx_govsvc_redis_t;
 typedef struct ngx_govsvc_redis_cmd_s ngx_govsvc_redis_cmd_t;
 typedef struct ngx_govsvc_ctx_s       ngx_govsvc_ctx_t;
@@ -143,7 +144,23 @@ typedef struct {
     ngx_event_t               purge;
     ngx_pool_t               *purge_pool;     /* of the purge in flight */
 
+    /* govsvc_sync_parent https://HOST[:PORT], govsvc_sync_certificate,
+     * _certificate_key (the node certificate presented to the parent),
+     * govsvc_sync_trusted_certificate (what the parent's must chain to),
+     * govsvc_sync_interval, _timeout, _backoff (the longest wait after
+     * failures), govsvc_sync_batch (events per batch) */
+    ngx_url_t                *sync_parent;
+    ngx_str_t                 sync_cert;
+    ngx_str_t                 sync_key;
+    ngx_str_t                 sync_trusted;
+    ngx_msec_t                sync_interval;
+    ngx_msec_t                sync_timeout;
+    ngx_msec_t                sync_backoff;
+    ngx_uint_t                sync_batch;
+    ngx_ssl_t                *sync_ssl;
+
     /* per-worker state, built in init_process */
+    ngx_govsvc_sync_client_t *sync_client;
     ngx_govsvc_pg_pool_t     *pg;
     ngx_govsvc_redis_t       *redis;
 } ngx_govsvc_main_conf_t;
@@ -193,6 +210,13 @@ typedef struct {
      * that reaches it bumps the worklists' epoch first */
     ngx_atomic_t              worklists_dirty;
     ngx_atomic_t              rate_limited;
+
+    /* the link to the parent: rounds, and when the parent last held
+     * everything this node had (unix time; 0: not yet) */
+    ngx_atomic_t              sync_rounds;
+    ngx_atomic_t              sync_failures;
+    ngx_atomic_t              sync_events;     /* acknowledged */
+    ngx_atomic_t              sync_caught_up;
 } ngx_govsvc_metrics_t;
 
 
@@ -236,7 +260,7 @@ struct ngx_govsvc_ctx_s {
     ngx_str_t                 params[NGX_GOVSVC_MAX_PARAMS];
     ngx_uint_t                nparams;
     cJSON                    *body;            /* freed by a pool cleanup */
-    ngx_str_t                 raw;             /* a BODY_PEM body */
+    ngx_str_t                 raw;             /* the body, NUL after */
     ngx_govsvc_user_t        *user;            /* NULL: not signed in */
     ngx_govsvc_pg_t          *pg;
     ngx_uint_t                step;            /* handler's own progress */
@@ -587,6 +611,31 @@ void ngx_govsvc_cards_stop(ngx_govsvc_main_conf_t *gmcf);
 
 ngx_int_t ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_catalog.c: the catalog flows down (三级联动) ---- */
+
+ngx_int_t ngx_govsvc_sync_catalog(ngx_govsvc_ctx_t *ctx);
+
+/* the region of a sync request's peer (7 bytes) from its verified node
+ * certificate (ngx_govsvc_sync.c); NGX_DECLINED: refused, *rc answered */
+ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
+    ngx_int_t *rc);
+
+/* ---- end of ngx_govsvc_catalog.c ---- */
+
+
+/* ---- ngx_govsvc_sync_client.c: the push to the parent, the pull ---- */
+
+char *ngx_govsvc_sync_parent(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* defaults, and the TLS context of the link when a parent is set */
+char *ngx_govsvc_sync_init_conf(ngx_conf_t *cf, ngx_govsvc_main_conf_t *gmcf);
+/* arms this worker's sync timer (every worker; the shared zone decides
+ * which one runs a round), and ends what a round in flight holds */
+ngx_int_t ngx_govsvc_sync_start(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf);
+void ngx_govsvc_sync_stop(ngx_govsvc_main_conf_t *gmcf);
 
 
 /* ---- ngx_govsvc_notices.c: notices, signed; the case's outcomes ---- */

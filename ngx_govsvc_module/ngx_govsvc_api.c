@@ -176,6 +176,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_sync_routes[] = {
     { GET, "/sync/v1/status", ngx_govsvc_sync_status, 0, 0, "sync_status" },
     { NGX_HTTP_POST, "/sync/v1/batches", ngx_govsvc_sync_batches, JSON, 0,
       "sync_batches" },
+    { GET, "/sync/v1/catalog", ngx_govsvc_sync_catalog, 0, 0,
+      "sync_catalog" },
 };
 
 #undef ADMIN

@@ -294,9 +294,10 @@ ngx_govsvc_parse_body(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx,
 
     *p = '\0';
 
+    ctx->raw.data = data;
+    ctx->raw.len = len;
+
     if (ctx->route->flags & NGX_GOVSVC_BODY_PEM) {
-        ctx->raw.data = data;
-        ctx->raw.len = len;
         return NGX_OK;
     }
 

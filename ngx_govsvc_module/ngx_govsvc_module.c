@@ -208,6 +208,62 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       offsetof(ngx_govsvc_main_conf_t, card_interval),
       NULL },
 
+    { ngx_string("govsvc_sync_parent"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_govsvc_sync_parent,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_sync_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_cert),
+      NULL },
+
+    { ngx_string("govsvc_sync_certificate_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_key),
+      NULL },
+
+    { ngx_string("govsvc_sync_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_trusted),
+      NULL },
+
+    { ngx_string("govsvc_sync_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_interval),
+      NULL },
+
+    { ngx_string("govsvc_sync_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_timeout),
+      NULL },
+
+    { ngx_string("govsvc_sync_backoff"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_backoff),
+      NULL },
+
+    { ngx_string("govsvc_sync_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_govsvc_main_conf_t, sync_batch),
+      NULL },
+
     { ngx_string("govsvc_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_govsvc_location,
@@ -353,6 +409,10 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->public_query_window = NGX_CONF_UNSET_MSEC;
     gmcf->card_interval = NGX_CONF_UNSET_MSEC;
     gmcf->draft_stale_days = NGX_CONF_UNSET;
+    gmcf->sync_interval = NGX_CONF_UNSET_MSEC;
+    gmcf->sync_timeout = NGX_CONF_UNSET_MSEC;
+    gmcf->sync_backoff = NGX_CONF_UNSET_MSEC;
+    gmcf->sync_batch = NGX_CONF_UNSET_UINT;
 
     return gmcf;
 }
@@ -391,7 +451,9 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&gmcf->supervision_phone, "12345");
     }
 
-    if (ngx_govsvc_notices_init_conf(cf, gmcf) != NGX_CONF_OK) {
+    if (ngx_govsvc_notices_init_conf(cf, gmcf) != NGX_CONF_OK
+        || ngx_govsvc_sync_init_conf(cf, gmcf) != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -497,6 +559,10 @@ ngx_govsvc_init_process(ngx_cycle_t *cycle)
         if (gmcf->card_interval) {
             ngx_govsvc_cards_start(cycle, gmcf);
         }
+
+        if (ngx_govsvc_sync_start(cycle, gmcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     if (gmcf->redis_host.len) {
@@ -531,6 +597,7 @@ ngx_govsvc_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_govsvc_cards_stop(gmcf);
+    ngx_govsvc_sync_stop(gmcf);
 
     /* after the connections: a purge in flight is their user */
     if (gmcf->purge_pool) {

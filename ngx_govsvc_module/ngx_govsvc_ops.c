@@ -314,6 +314,21 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
         rup, rpend, m->redis_errors, m->redis_timeouts, m->cache_hits,
         m->cache_misses, m->cache_bypasses, m->rate_limited);
 
+    if (m->sync_caught_up) {
+        ngx_govsvc_metrics_line(
+            "# HELP govsvc_sync_behind_seconds Since the parent last held "
+            "every event of this node and its children.\n"
+            "# TYPE govsvc_sync_behind_seconds gauge\n"
+            "govsvc_sync_behind_seconds %T\n"
+            "# TYPE govsvc_sync_rounds_total counter\n"
+            "govsvc_sync_rounds_total{result=\"ok\"} %uA\n"
+            "govsvc_sync_rounds_total{result=\"failed\"} %uA\n"
+            "# TYPE govsvc_sync_events_total counter\n"
+            "govsvc_sync_events_total %uA\n",
+            ngx_max(ngx_time() - (time_t) m->sync_caught_up, 0),
+            m->sync_rounds, m->sync_failures, m->sync_events);
+    }
+
     return ngx_govsvc_send(r, NGX_HTTP_OK, &type, buf, p - buf);
 }
 

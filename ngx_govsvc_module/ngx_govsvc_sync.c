@@ -28,8 +28,6 @@ typedef struct {
 
 static ngx_govsvc_sync_t *ngx_govsvc_sync_new(ngx_http_request_t *r,
     ngx_int_t *rc);
-static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
-    ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
 static void ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
@@ -89,8 +87,6 @@ ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx)
 ngx_int_t
 ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
 {
-    char                    *text;
-    size_t                   len;
     ngx_int_t                rc;
     ngx_http_request_t      *r;
     ngx_govsvc_sync_t       *sy;
@@ -112,23 +108,9 @@ ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
                                      NULL);
     }
 
-    text = cJSON_PrintUnformatted(ctx->body);
-    if (text == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = ngx_strlen(text);
-    sy->values[2] = ngx_pnalloc(r->pool, len + 1);
-
-    if (sy->values[2] != NULL) {
-        ngx_memcpy((char *) sy->values[2], text, len + 1);
-    }
-
-    cJSON_free(text);
-
-    if (sy->values[2] == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    /* the body as it came: a number printed again by cJSON could change
+     * the text of an event's data, and with it its hash */
+    sy->values[2] = (const char *) ctx->raw.data;
 
     sy->values[0] = sy->peer;
     ngx_govsvc_region_prefix((u_char *) sy->peer, sy->subtree);
@@ -240,7 +222,7 @@ ngx_govsvc_sync_new(ngx_http_request_t *r, ngx_int_t *rc)
  * the refusal's answer.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region, ngx_int_t *rc)
 {
     X509                    *cert;

@@ -468,7 +468,7 @@ is_deeply($ids->(get(supA => "/api/v1/cards?status=revoked")), [$c1->{id}],
 is_deeply($ids->(get(supA => "/api/v1/cards?status=answered")), [$c2->{id}],
           'status=answered');
 is(scalar @{ get(supA => '/api/v1/cards?source=auto&limit=500')->{json}{items} },
-   $count->("d.region = '430102' AND source = 'auto'"), 'source=auto');
+   $count->("d.region = '430102' AND k.source = 'auto'"), 'source=auto');
 is_deeply($ids->(get(supCity => "/api/v1/cards?case_no=$redB&source=manual")),
           [$cB->{id}], 'case_no and source');
 is_deeply($ids->(get(supCity => "/api/v1/cards?case_no=$x&color=red")),

@@ -26,6 +26,17 @@ package GovSvc::Test;
 # clock) changes it for the next start_nginx of either instance:
 #   $t->stop_nginx; $t->faketime('+20d'); $t->start_nginx;
 #
+# Nodes of three levels (三级联动), each its own PostgreSQL, Redis and
+# nginx, all under one development CA:
+#   my $city = GovSvc::Test->new(node => '430100', demo => 1); $city->start;
+#   my $county = GovSvc::Test->new(node => '430102', demo => 1,
+#                                  ca => $city->ca_dir, parent => $city);
+# parent => $t adds govsvc_sync_parent (its https port, read when the
+# config is rendered) with the node certificate of this node and
+# govsvc_sync_interval (sync_interval => '200ms' by default).
+# $t->stop_nginx; $t->start_nginx(keep_ports => 1) restarts nginx on the
+# same ports, so that its children still find it.
+#
 # Two instances on one PostgreSQL and Redis:
 #   my $t = GovSvc::Test->new(instances => 2);   # or $t->start_second
 #   $t->req(GET => '/api/v1/me', tls => 1, instance => 2, headers => ..);
@@ -185,6 +196,9 @@ sub new {
         demo         => $o{demo} // 0,
         instances    => $o{instances} // 1,
         faketime     => $o{faketime},
+        ca           => $o{ca},
+        sync_parent  => $o{parent},
+        sync_interval => $o{sync_interval} // '200ms',
         owner        => $$,
         expect       => [],
         log_seen     => {},
@@ -249,6 +263,11 @@ sub start {
     if ($self->{redis}) {
         $self->{redis_port} = free_port();
         $self->start_redis;
+    }
+    # the template names @STATE@/ca/...: a shared CA is a link
+    if (defined $self->{ca} && !-e "$self->{dir}/ca") {
+        symlink $self->{ca}, "$self->{dir}/ca"
+            or croak "symlink $self->{dir}/ca: $!";
     }
     $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/dev-ca.sh", $self->ca_dir],
                 log => "$self->{dir}/dev-ca.log", die => 1);
@@ -538,7 +557,7 @@ sub _render {
         REDIS_OFF    => $self->{redis} ? '' : '# (redis => 0) ',
         NODE         => $self->{node},
         PUBLIC_WRITE_LIMIT => $self->{public_write_limit},
-        HTTP_EXTRA   => $self->{http_extra},
+        HTTP_EXTRA   => $self->{http_extra} . $self->_sync_extra,
         SERVER_EXTRA => $self->{server_extra},
     );
     my @args;
@@ -548,6 +567,19 @@ sub _render {
     $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/render-conf.sh",
         $self->{template}, "$self->{dir}/nginx.conf", @args],
         log => "$self->{dir}/render.log", die => 1);
+}
+
+# the directives of the link to the parent node (parent => $t)
+sub _sync_extra {
+    my ($self) = @_;
+    my $p = $self->{sync_parent} or return '';
+    my $ca = $self->ca_dir;
+    croak 'parent => $t: start the parent first' unless $p->https_port;
+    return " govsvc_sync_parent https://127.0.0.1:" . $p->https_port . ';'
+        . " govsvc_sync_certificate $ca/nodes/$self->{node}.crt;"
+        . " govsvc_sync_certificate_key $ca/nodes/$self->{node}.key;"
+        . " govsvc_sync_trusted_certificate $ca/ca.crt;"
+        . " govsvc_sync_interval $self->{sync_interval};";
 }
 
 sub _nginx_cmd {
@@ -566,12 +598,14 @@ sub nginx_t {
 }
 
 sub start_nginx {
-    my ($self) = @_;
+    my ($self, %o) = @_;
     for my $try (1, 2) {
-        $self->{http_port} = free_port();
-        $self->{https_port} = free_port();
-        $self->{https_port} = free_port()
-            while $self->{https_port} == $self->{http_port};
+        unless ($o{keep_ports} && $try == 1 && $self->{https_port}) {
+            $self->{http_port} = free_port();
+            $self->{https_port} = free_port();
+            $self->{https_port} = free_port()
+                while $self->{https_port} == $self->{http_port};
+        }
         $self->_render;
         my ($ok, $out) = $self->nginx_t;
         croak "nginx -t failed:\n$out" unless $ok;
