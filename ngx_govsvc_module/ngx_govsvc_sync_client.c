@@ -5,8 +5,9 @@
  * pushes to the parent what it has not acknowledged yet: this node's
  * outbox and the events held from its children, origin, sequence and hash
  * unchanged (POST /sync/v1/batches); then it pulls the catalog published
- * above (GET /sync/v1/catalog).  nginx's own event-driven connections
- * carry both, over TLS with the node certificate, one request per
+ * above (GET /sync/v1/catalog) and the results of the cases this node
+ * forwarded (GET /sync/v1/forwarded).  nginx's own event-driven connections
+ * carry them, over TLS with the node certificate, one request per
  * connection, the way nginx's OCSP stapling asks its responder.  A failed
  * round waits longer each time, with jitter, up to govsvc_sync_backoff.
  */
@@ -20,8 +21,10 @@
 
 #define NGX_GOVSVC_SYNC_ANSWER_MIN    16384
 #define NGX_GOVSVC_SYNC_ANSWER_MAX    (16 * 1024 * 1024)
-/* catalog pages one round applies before it lets the push go again */
+/* pages one round applies before it lets the push go again */
 #define NGX_GOVSVC_SYNC_PAGES         16
+/* the catalog, the results of forwarded cases */
+#define NGX_GOVSVC_SYNC_PULLS         2
 
 
 typedef void (*ngx_govsvc_sync_answer_pt)(ngx_govsvc_sync_client_t *cl,
@@ -44,8 +47,9 @@ struct ngx_govsvc_sync_client_s {
     const char                   *doing;      /* for the log */
 
     ngx_uint_t                    failures;   /* pushes in a row */
-    ngx_uint_t                    pull_failures;
-    ngx_msec_t                    pull_after; /* no pull before */
+    ngx_uint_t                    pull;       /* the pull in flight */
+    ngx_uint_t                    pull_failures[NGX_GOVSVC_SYNC_PULLS];
+    ngx_msec_t                    pull_after[NGX_GOVSVC_SYNC_PULLS];
     ngx_uint_t                    pages;
     unsigned                      pushed:1;
 
@@ -364,6 +368,7 @@ ngx_govsvc_sync_tick(ngx_event_t *ev)
 
     cl->pushed = 0;
     cl->pages = 0;
+    cl->pull = 0;
 
     ngx_govsvc_sync_push(cl);
 }
@@ -727,17 +732,54 @@ ngx_govsvc_sync_recorded(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 }
 
 
-/* ---- pull: the catalog published above, down ---- */
+/* ---- pulls: what the parent publishes for this node, down ---- */
+
+/*
+ * Each pull asks PostgreSQL where it stands (since), GETs the parent's
+ * page from there and applies it in one transaction; "more" asks again.
+ * A pull that failed (a page this node cannot apply, a parent that does
+ * not know the path yet) waits on its own: the push and the other pull
+ * go on at their pace.
+ */
+
+typedef struct {
+    const char                   *doing;
+    const char                   *since;
+    const char                   *path;
+    const char                   *apply;
+} ngx_govsvc_sync_pull_t;
+
+
+static ngx_govsvc_sync_pull_t  ngx_govsvc_sync_pulls[] = {
+
+    { "pulling the catalog",
+      "SELECT govsvc_catalog_since($1)",
+      "/sync/v1/catalog?since=",
+      "SELECT govsvc_catalog_apply($1, $2::jsonb)::text" },
+
+    { "pulling the results of forwarded cases",
+      "SELECT govsvc_forwarded_since($1)",
+      "/sync/v1/forwarded?since=",
+      "SELECT govsvc_forwarded_apply($1, $2::jsonb)::text" },
+};
+
+
+/* the next pull due from cl->pull on, once an interval each; none left:
+ * the round ends */
 
 static void
 ngx_govsvc_sync_pull(ngx_govsvc_sync_client_t *cl)
 {
     const char  **v;
 
-    /* the catalog is pulled once an interval; a pull that failed (a page
-     * this node cannot apply) waits on its own: the push goes on at its
-     * pace */
-    if ((ngx_msec_int_t) (ngx_current_msec - cl->pull_after) < 0) {
+    while (cl->pull < NGX_GOVSVC_SYNC_PULLS
+           && (ngx_msec_int_t) (ngx_current_msec - cl->pull_after[cl->pull])
+              < 0)
+    {
+        cl->pull++;
+    }
+
+    if (cl->pull == NGX_GOVSVC_SYNC_PULLS) {
         ngx_govsvc_sync_round_end(cl, NGX_OK);
         return;
     }
@@ -749,8 +791,9 @@ ngx_govsvc_sync_pull(ngx_govsvc_sync_client_t *cl)
     }
 
     v[0] = cl->parent;
+    cl->doing = ngx_govsvc_sync_pulls[cl->pull].doing;
 
-    if (ngx_govsvc_sync_sql(cl, "SELECT govsvc_catalog_since($1)", 1, v,
+    if (ngx_govsvc_sync_sql(cl, ngx_govsvc_sync_pulls[cl->pull].since, 1, v,
                             ngx_govsvc_sync_since)
         != NGX_OK)
     {
@@ -762,17 +805,22 @@ ngx_govsvc_sync_pull(ngx_govsvc_sync_client_t *cl)
 static void
 ngx_govsvc_sync_pull_end(ngx_govsvc_sync_client_t *cl, ngx_int_t rc)
 {
+    ngx_uint_t  i;
+
+    i = cl->pull++;
+
     if (rc == NGX_OK) {
-        /* while the push drains a backlog, the catalog waits its turn */
-        cl->pull_failures = 0;
-        cl->pull_after = ngx_current_msec + cl->gmcf->sync_interval;
+        /* while the push drains a backlog, the pulls wait their turn */
+        cl->pull_failures[i] = 0;
+        cl->pull_after[i] = ngx_current_msec + cl->gmcf->sync_interval;
 
     } else {
-        cl->pull_after = ngx_current_msec
-                         + ngx_govsvc_sync_backoff(cl, ++cl->pull_failures);
+        cl->pull_after[i] = ngx_current_msec
+                            + ngx_govsvc_sync_backoff(cl,
+                                                 ++cl->pull_failures[i]);
     }
 
-    ngx_govsvc_sync_round_end(cl, NGX_OK);
+    ngx_govsvc_sync_pull(cl);
 }
 
 
@@ -781,9 +829,10 @@ ngx_govsvc_sync_since(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_sync_client_t *cl = data;
 
-    u_char     *since;
-    size_t      len;
-    ngx_str_t   path;
+    u_char       *since;
+    size_t        len;
+    ngx_str_t     path;
+    const char   *base;
 
     since = ngx_govsvc_sync_value(cl, pg, res, &len);
     if (since == NULL) {
@@ -791,17 +840,15 @@ ngx_govsvc_sync_since(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         return;
     }
 
-    path.data = ngx_pnalloc(cl->pool, sizeof("/sync/v1/catalog?since=")
-                                      + len);
+    base = ngx_govsvc_sync_pulls[cl->pull].path;
+
+    path.data = ngx_pnalloc(cl->pool, ngx_strlen(base) + len);
     if (path.data == NULL) {
         ngx_govsvc_sync_pull_end(cl, NGX_ERROR);
         return;
     }
 
-    path.len = ngx_sprintf(path.data, "/sync/v1/catalog?since=%s", since)
-               - path.data;
-
-    cl->doing = "pulling the catalog";
+    path.len = ngx_sprintf(path.data, "%s%s", base, since) - path.data;
 
     if (ngx_govsvc_sync_exchange(cl, "GET", &path, NULL, 0,
                                  ngx_govsvc_sync_pulled)
@@ -821,8 +868,8 @@ ngx_govsvc_sync_pulled(ngx_govsvc_sync_client_t *cl, ngx_uint_t status,
     if (status != NGX_HTTP_OK) {
         if (status) {
             ngx_log_error(NGX_LOG_WARN, cl->log, 0,
-                          "govsvc: the parent refused the catalog: %ui %*s",
-                          status, ngx_min(len, 512), body);
+                          "govsvc: %s: the parent answered %ui %*s",
+                          cl->doing, status, ngx_min(len, 512), body);
         }
 
         ngx_govsvc_sync_pull_end(cl, NGX_ERROR);
@@ -839,9 +886,8 @@ ngx_govsvc_sync_pulled(ngx_govsvc_sync_client_t *cl, ngx_uint_t status,
     v[0] = cl->parent;
     v[1] = (const char *) body;
 
-    if (ngx_govsvc_sync_sql(cl,
-            "SELECT govsvc_catalog_apply($1, $2::jsonb)::text", 2, v,
-            ngx_govsvc_sync_applied)
+    if (ngx_govsvc_sync_sql(cl, ngx_govsvc_sync_pulls[cl->pull].apply, 2, v,
+                            ngx_govsvc_sync_applied)
         != NGX_OK)
     {
         ngx_govsvc_sync_pull_end(cl, NGX_ERROR);
@@ -849,8 +895,11 @@ ngx_govsvc_sync_pulled(ngx_govsvc_sync_client_t *cl, ngx_uint_t status,
 }
 
 
-/* {"next","more","calendar_years":[...]}: the calendar years changed
- * leave Redis; more pages are pulled at once, a few per round */
+/*
+ * {"next","more",...}: the catalog's "calendar_years" leave Redis and its
+ * "skipped" rows are logged; more pages are pulled at once, a few per
+ * round, then the next round goes on at once.
+ */
 
 static void
 ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
@@ -887,6 +936,7 @@ ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     cJSON_Delete(json);
 
     if (more && ++cl->pages < NGX_GOVSVC_SYNC_PAGES) {
+        /* the same pull again */
         ngx_govsvc_sync_pull(cl);
         return;
     }

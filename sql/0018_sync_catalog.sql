@@ -259,23 +259,6 @@ BEGIN
 END
 $$;
 
--- A region a received department needs, with its parents: named by its
--- code until this node learns better.
-CREATE FUNCTION govsvc_region_ensure(p_code char(6)) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO regions (code, name, parent, level)
-    SELECT r.code, r.code, r.parent, r.level
-    FROM (VALUES (left(p_code, 2) || '0000', NULL, 1),
-                 (left(p_code, 4) || '00', left(p_code, 2) || '0000', 2),
-                 (p_code, left(p_code, 4) || '00', 3))
-         AS r (code, parent, level)
-    WHERE r.level = 1
-       OR (r.level = 2 AND p_code !~ '0000$')
-       OR (r.level = 3 AND p_code !~ '00$')
-    ORDER BY r.level
-    ON CONFLICT (code) DO NOTHING
-$$;
-
 -- The version of p_parent's catalog to ask from.
 CREATE FUNCTION govsvc_catalog_since(p_parent char(6)) RETURNS bigint
 LANGUAGE sql STABLE AS $$
@@ -376,7 +359,7 @@ BEGIN
                 CONTINUE;
             END IF;
 
-            PERFORM govsvc_region_ensure(d.region);
+            PERFORM govsvc_sync_region(d.region, NULL);
 
             INSERT INTO departments (uid, region, name, phone, source)
                 VALUES (d.uid, d.region, d.name, d.phone, p_parent)
