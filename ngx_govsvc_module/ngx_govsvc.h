@@ -625,6 +625,13 @@ ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
 /* ---- end of ngx_govsvc_catalog.c ---- */
 
 
+/* ---- ngx_govsvc_forward.c: forwarding (转报) ---- */
+
+ngx_int_t ngx_govsvc_sync_forwarded(ngx_govsvc_ctx_t *ctx);
+
+/* ---- end of ngx_govsvc_forward.c ---- */
+
+
 /* ---- ngx_govsvc_sync_client.c: the push to the parent, the pull ---- */
 
 char *ngx_govsvc_sync_parent(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -178,6 +178,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_sync_routes[] = {
       "sync_batches" },
     { GET, "/sync/v1/catalog", ngx_govsvc_sync_catalog, 0, 0,
       "sync_catalog" },
+    { GET, "/sync/v1/forwarded", ngx_govsvc_sync_forwarded, 0, 0,
+      "sync_forwarded" },
 };
 
 #undef ADMIN
