@@ -116,8 +116,11 @@ ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
     ngx_govsvc_region_prefix((u_char *) sy->peer, sy->subtree);
     sy->values[1] = sy->subtree;
 
+    /* the todo lists of the cases forwarded here and taken up */
     return ngx_govsvc_query(ctx,
-        "SELECT govsvc_sync_apply($1, $2, $3::jsonb)::text", 3, sy->values,
+        "SELECT a::text, coalesce(current_setting('govsvc.lists', true),"
+        "  '')"
+        " FROM govsvc_sync_apply($1, $2, $3::jsonb) a", 3, sy->values,
         ngx_govsvc_sync_applied, ctx);
 }
 
@@ -128,6 +131,7 @@ ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
     ngx_govsvc_ctx_t *ctx = data;
 
     ngx_int_t            rc;
+    ngx_str_t            body;
     const char          *state, *code;
     ngx_http_request_t  *r;
 
@@ -144,9 +148,18 @@ ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         rc = ngx_govsvc_sync_gap(r, res);
 
     } else if (ngx_govsvc_pg_result(r, res, &rc) == NGX_OK) {
-        rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
-                                  (u_char *) PQgetvalue(res, 0, 0),
-                                  PQgetlength(res, 0, 0));
+        /* the answer may wait for Redis, the result will not */
+        body.len = PQgetlength(res, 0, 0);
+        body.data = ngx_pnalloc(r->pool, body.len);
+
+        if (body.data == NULL) {
+            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+        } else {
+            ngx_memcpy(body.data, PQgetvalue(res, 0, 0), body.len);
+            rc = ngx_govsvc_worklists_touch(ctx, PQgetvalue(res, 0, 1),
+                                            &body);
+        }
     }
 
     ngx_govsvc_finalize(r, rc);

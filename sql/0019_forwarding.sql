@@ -601,6 +601,11 @@ BEGIN
         RETURN;
     END IF;
 
+    -- the todo list it enters, bumped by the batch's handler after commit
+    PERFORM set_config('govsvc.lists',
+        concat_ws(' ', nullif(current_setting('govsvc.lists', true), ''),
+                  'todo:' || c.department || ':' || c.step_role), true);
+
     PERFORM govsvc_audit_append(NULL, 'sync', p_origin, 'case.take_up',
         'case:' || c.case_no,
         jsonb_build_object('version', c.version, 'state', c.state,

@@ -180,6 +180,12 @@ sub post_batch {
                       cert => 'nodes/430102', body => $batch,
                       headers => { 'Content-Type' => 'application/json' });
 }
+# the handler's 待办 read (and cached in Redis) before the case arrives
+req_as($city, $ch, GET => '/api/v1/worklist?box=todo', 'handler');
+my $cached = $city->req(GET => '/api/v1/worklist?box=todo', tls => 1,
+                        headers => $ch->{handler});
+is($cached->{headers}{'x-cache'}, 'hit', 'the 待办 before: cached');
+is(scalar @{ $cached->{json}{items} }, 0, 'and empty');
 $r = post_batch();
 is($r->{status}, 200, 'the batch at the city') or diag $r->{body};
 is_deeply($r->{json}{acked}, { 430102 => $last + 0 }, 'held whole');
