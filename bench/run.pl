@@ -331,7 +331,7 @@ my $session = pgb($session_sql, $hash, '1800000 milliseconds',
 my $create = $session . pgb(<<'SQL', 'B-001', $uid, undef) . ";\n"
 SELECT i.code IS NOT NULL, i.status, i.department, i.version,
   i.fields::text, i.materials::text,
-  k.body_sha256, k.status, k.answer
+  k.body_sha256, k.status, k.answer, i.source IS NOT NULL
  FROM (SELECT 1) AS one
  LEFT JOIN items i ON i.code = $1
  LEFT JOIN idempotency_keys k ON k.user_id = $2::bigint

@@ -142,7 +142,7 @@ ngx_govsvc_cases_create(ngx_govsvc_ctx_t *ctx)
     return ngx_govsvc_query(ctx,
         "SELECT i.code IS NOT NULL, i.status, i.department, i.version,"
         "  i.fields::text, i.materials::text,"
-        "  k.body_sha256, k.status, k.answer"
+        "  k.body_sha256, k.status, k.answer, i.source IS NOT NULL"
         " FROM (SELECT 1) AS one"
         " LEFT JOIN items i ON i.code = $1"
         " LEFT JOIN idempotency_keys k ON k.user_id = $2::bigint"
@@ -201,8 +201,12 @@ ngx_govsvc_case_item(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         goto done;
     }
 
+    /* an item received from above is taken in at any window of this node
+     * (代收), to be forwarded up; this node's own items only by their
+     * department's clerks */
     if (ngx_atoof((u_char *) PQgetvalue(res, 0, 2), PQgetlength(res, 0, 2))
-        != ctx->user->department)
+        != ctx->user->department
+        && PQgetvalue(res, 0, 9)[0] != 't')
     {
         rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
                                    "the item belongs to another department",

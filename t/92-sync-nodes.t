@@ -203,6 +203,89 @@ ok($t->eventually(sub {
         // '') eq 'workday'
    }, 10), 'and so does the calendar');
 
+# ---- forwarding (转报): a city item taken in at the county window ----------
+
+my $cdept = $city->default_department;
+$city->psql(<<"SQL");
+INSERT INTO items (code, basic_code, name, type, case_type, department,
+                   region, legal_days, promised_days, materials, fields,
+                   steps)
+VALUES ('C-001', '000010', '市级许可', '01', 2, $cdept, '430100', 20, 10,
+  \$j\$[{"code":"M1","name":"申请书","required":true}]\$j\$, '[]',
+  \$j\$[{"code":"handle","name":"审查","role":"handler","days":5}]\$j\$)
+SQL
+ok($t->eventually(sub {
+       ($t->psql("SELECT source FROM items WHERE code = 'C-001'") // '')
+           eq '430100'
+   }, 10), 'the city\'s item reaches the county');
+$r = $t->req(POST => '/api/v1/cases', tls => 1, headers => $h{clerk},
+             json => { item_code => 'C-001', project_name => '转报项目',
+                       applicant => { type => 'person', name => '李四',
+                                      id_type => 'id_card',
+                                      id_no => '11010519491231002X',
+                                      phone => '13900000000' },
+                       form => {},
+                       materials => [{ code => 'M1',
+                                       received => JSON::PP::true }] });
+is($r->{status}, 201, 'any county window takes it in (代收)')
+    or diag $r->{body};
+my $f = $r->{json};
+$t->req(POST => "/api/v1/cases/$f->{case_no}/notices", tls => 1,
+        headers => $h{clerk}, json => { kind => 'acceptance' });
+$r = $t->req(POST => "/api/v1/cases/$f->{case_no}/actions", tls => 1,
+             headers => $h{clerk},
+             json => { action => 'accept', version => $f->{version} });
+is($r->{status}, 200, 'accepted at the county') or diag $r->{body};
+my $password = $r->{json}{query_password};
+$r = $t->req(POST => "/api/v1/cases/$f->{case_no}/actions", tls => 1,
+             headers => $h{clerk},
+             json => { action => 'forward', version => $r->{json}{version},
+                       opinion => '属市级权限，转报' });
+is($r->{status}, 200, 'forwarded') or diag $r->{body};
+is($r->{json}{result_code}, 4, 'result code 4 at the county');
+
+my $no;
+ok($city->eventually(sub {
+       $no = $city->psql("SELECT case_no FROM cases"
+                         . " WHERE forwarded_from = :'c'",
+                         c => $f->{case_no});
+       $no
+   }, 10), 'the city takes it up as its own case');
+my %ch = $city->case_staff($cdept, $cdept);
+my $p = $city->req(GET => "/api/v1/cases/$no", tls => 1,
+                   headers => $ch{handler})->{json};
+$r = $city->req(POST => "/api/v1/cases/$no/actions", tls => 1,
+                headers => $ch{handler},
+                json => { action => 'pass', version => $p->{version},
+                          opinion => '准予' });
+is($r->{status}, 200, 'the city\'s handler passes it') or diag $r->{body};
+$p = $r->{json};
+my %decision = (licence_no => 'SJ14301000000009', valid_until => '2031-11-28');
+$r = $city->req(POST => "/api/v1/cases/$no/notices", tls => 1,
+                headers => $ch{clerk},
+                json => { kind => 'approval_decision', %decision });
+is($r->{status}, 201, 'the decision notice') or diag $r->{body};
+$r = $city->req(POST => "/api/v1/cases/$no/actions", tls => 1,
+                headers => $ch{clerk},
+                json => { action => 'complete', version => $p->{version},
+                          result => 'approved', %decision });
+is($r->{status}, 200, 'completed at the city') or diag $r->{body};
+
+my $q;
+ok($t->eventually(sub {
+       $q = $t->req(GET => "/api/v1/public/cases/$f->{case_no}"
+                           . "?password=$password", tls => 1);
+       ($q->{json}{forwarded}{state} // '') eq 'completed'
+   }, 10), 'the city\'s result comes down by itself')
+    or diag $q->{body};
+is_deeply([ @{ $q->{json}{forwarded} }{qw(to case_no result result_code)} ],
+          [ '430100', $no, 'approved', 0 ],
+          'the applicant\'s query at the county shows the city\'s decision');
+ok($prov->eventually(sub {
+       ($prov->psql("SELECT state FROM cases WHERE case_no = :'n'", n => $no)
+        // '') eq 'completed'
+   }, 10), 'and the province holds the city\'s case, completed');
+
 $_->check_log for $t, $city, $prov;
 $t->stop;
 $city->stop;
