@@ -175,6 +175,8 @@ is($r->{status}, 200, 'the province reads the case') or diag $r->{body};
 is($r->{json}{origin}, '430102', 'marked with its origin');
 ok($r->{json}{read_only}, 'and read-only there');
 ok(scalar @{ $r->{json}{notices} // [] } >= 1, 'with its acceptance notice');
+is_deeply([ map { $_->{action} } @{ $r->{json}{opinions} // [] } ],
+          [ 'accept' ], 'and its opinions');
 
 # ---- the catalog published at the province comes down ---------------------
 
