@@ -611,25 +611,8 @@ void ngx_govsvc_cards_stop(ngx_govsvc_main_conf_t *gmcf);
 
 ngx_int_t ngx_govsvc_sync_status(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx);
-
-
-/* ---- ngx_govsvc_catalog.c: the catalog flows down (三级联动) ---- */
-
 ngx_int_t ngx_govsvc_sync_catalog(ngx_govsvc_ctx_t *ctx);
-
-/* the region of a sync request's peer (7 bytes) from its verified node
- * certificate (ngx_govsvc_sync.c); NGX_DECLINED: refused, *rc answered */
-ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
-    ngx_int_t *rc);
-
-/* ---- end of ngx_govsvc_catalog.c ---- */
-
-
-/* ---- ngx_govsvc_forward.c: forwarding (转报) ---- */
-
 ngx_int_t ngx_govsvc_sync_forwarded(ngx_govsvc_ctx_t *ctx);
-
-/* ---- end of ngx_govsvc_forward.c ---- */
 
 
 /* ---- ngx_govsvc_sync_client.c: the push to the parent, the pull ---- */

@@ -16,6 +16,8 @@
 
 
 #define NGX_GOVSVC_NODE_URI  "urn:govsvc:node:"
+/* a bigint's digits, without overflow */
+#define NGX_GOVSVC_VERSION_DIGITS  18
 
 
 typedef struct {
@@ -26,7 +28,11 @@ typedef struct {
 } ngx_govsvc_sync_t;
 
 
+static ngx_int_t ngx_govsvc_sync_down(ngx_govsvc_ctx_t *ctx,
+    const char *sql);
 static ngx_govsvc_sync_t *ngx_govsvc_sync_new(ngx_http_request_t *r,
+    ngx_int_t *rc);
+static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
     ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
 static void ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res,
@@ -206,6 +212,86 @@ ngx_govsvc_sync_gap(ngx_http_request_t *r, PGresult *res)
 }
 
 
+/*
+ * GET /sync/v1/catalog?since=N: the items, departments and calendar days
+ * of this level and above changed after catalog version N
+ * (sql/0018_sync_catalog.sql) -> {"since","items","departments",
+ * "calendar","next","more"}.
+ */
+
+ngx_int_t
+ngx_govsvc_sync_catalog(ngx_govsvc_ctx_t *ctx)
+{
+    return ngx_govsvc_sync_down(ctx,
+        "SELECT govsvc_catalog_page(govsvc_region_parent($1), $1,"
+        " $2::bigint)");
+}
+
+
+/*
+ * GET /sync/v1/forwarded?since=N: the cases the asking child forwarded
+ * here (转报), changed after forward version N (sql/0019_forwarding.sql)
+ * -> {"since","cases","next","more"}.
+ */
+
+ngx_int_t
+ngx_govsvc_sync_forwarded(ngx_govsvc_ctx_t *ctx)
+{
+    return ngx_govsvc_sync_down(ctx,
+        "SELECT govsvc_forwarded_page($1, $2::bigint)");
+}
+
+
+/*
+ * What flows down to a child of this node, page by page from the version
+ * N it holds (?since=N, default 0): sql's $1 the child, $2 N.  At most
+ * 500 changes a page; the child asks again from "next" while "more".
+ */
+
+static ngx_int_t
+ngx_govsvc_sync_down(ngx_govsvc_ctx_t *ctx, const char *sql)
+{
+    char                    *since;
+    ngx_int_t                rc;
+    ngx_http_request_t      *r;
+    ngx_govsvc_sync_t       *sy;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    r = ctx->request;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    sy = ngx_govsvc_sync_new(r, &rc);
+    if (sy == NULL) {
+        return rc;
+    }
+
+    if (gs_region_parent(sy->peer, 6, sy->parent) != 0
+        || ngx_strcmp(sy->parent, gmcf->node.data) != 0)
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                     "this flows down to a child node",
+                                     NULL);
+    }
+
+    since = ngx_govsvc_arg(r, "since");
+
+    if (since != NULL
+        && (ngx_strlen(since) > NGX_GOVSVC_VERSION_DIGITS
+            || !ngx_govsvc_digits(since, ngx_strlen(since))))
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                                     "validation_failed",
+                                     "since must be a version, 0 or more",
+                                     "since");
+    }
+
+    sy->values[0] = sy->peer;
+    sy->values[1] = since ? since : "0";
+
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, sql, 2, sy->values);
+}
+
+
 /* a sync request's state with its peer's region; NULL: *rc answers */
 
 static ngx_govsvc_sync_t *
@@ -235,7 +321,7 @@ ngx_govsvc_sync_new(ngx_http_request_t *r, ngx_int_t *rc)
  * the refusal's answer.
  */
 
-ngx_int_t
+static ngx_int_t
 ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region, ngx_int_t *rc)
 {
     X509                    *cert;
