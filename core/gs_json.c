@@ -1,14 +1,15 @@
 /*
  * Two passes over the buffer are cheaper to get right than one fused
- * decoder: UTF-8 first, then a byte-level bracket count.  The depth scan
- * may work on bytes because in valid UTF-8 the ASCII values of '"', '\\',
- * '[' and '{' never occur inside a multi-byte sequence.
+ * decoder: UTF-8 first, then a byte-level pass over strings and brackets.
+ * It may work on bytes because in valid UTF-8 the ASCII values of '"',
+ * '\\', '[', '{' and the control characters never occur inside a
+ * multi-byte sequence.
  */
 #include "gs_json.h"
 #include "gs_utf8.h"
 
-static int
-gs_json_depth_exceeds(const unsigned char *s, size_t len, unsigned max)
+static gs_json_scan_e
+gs_json_structure(const unsigned char *s, size_t len, unsigned max)
 {
     unsigned depth = 0;
     int in_string = 0, escaped = 0;
@@ -18,6 +19,9 @@ gs_json_depth_exceeds(const unsigned char *s, size_t len, unsigned max)
         unsigned char c = s[i];
 
         if (in_string) {
+            if (c < 0x20) {
+                return GS_JSON_CONTROL;
+            }
             if (escaped) {
                 escaped = 0;
             } else if (c == '\\') {
@@ -35,7 +39,7 @@ gs_json_depth_exceeds(const unsigned char *s, size_t len, unsigned max)
         case '[':
         case '{':
             if (depth == max) {
-                return 1;
+                return GS_JSON_TOO_DEEP;
             }
             depth++;
             break;
@@ -50,7 +54,7 @@ gs_json_depth_exceeds(const unsigned char *s, size_t len, unsigned max)
         }
     }
 
-    return 0;
+    return GS_JSON_OK;
 }
 
 gs_json_scan_e
@@ -60,9 +64,5 @@ gs_json_scan(const unsigned char *s, size_t len, unsigned max_depth)
         return GS_JSON_BAD_UTF8;
     }
 
-    if (len > 0 && gs_json_depth_exceeds(s, len, max_depth)) {
-        return GS_JSON_TOO_DEEP;
-    }
-
-    return GS_JSON_OK;
+    return len > 0 ? gs_json_structure(s, len, max_depth) : GS_JSON_OK;
 }

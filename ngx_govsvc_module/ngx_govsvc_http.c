@@ -313,6 +313,11 @@ ngx_govsvc_parse_body(ngx_http_request_t *r, ngx_govsvc_ctx_t *ctx,
         goto invalid;
     }
 
+    if (scan == GS_JSON_CONTROL) {
+        message = "a string holds a control character";
+        goto invalid;
+    }
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         goto failed;

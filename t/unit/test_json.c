@@ -41,6 +41,18 @@ test_strings(void)
            "unterminated string: rest is string, cJSON's problem");
     is_int(gs_json_scan(J("\"x\"[[\"y\"]]"), 1), GS_JSON_TOO_DEEP,
            "counting resumes after a string closes");
+    is_int(gs_json_scan(J("{\"k\":\"a\nb\"}"), 1), GS_JSON_CONTROL,
+           "a raw newline in a string");
+    is_int(gs_json_scan(J("{\"k\":\"a\x1F\"}"), 1), GS_JSON_CONTROL,
+           "U+001F, the last control character");
+    is_int(gs_json_scan(J("{\"k\":\"a\\nb \x7F\"}"), 1), GS_JSON_OK,
+           "an escaped newline and DEL are fine");
+    is_int(gs_json_scan(J("{\n\t\"k\" :\r\n 1}"), 1), GS_JSON_OK,
+           "control characters as whitespace outside strings");
+    is_int(gs_json_scan(J("[\"\x01\", [[]]]"), 1), GS_JSON_CONTROL,
+           "the first failure in the text wins: control");
+    is_int(gs_json_scan(J("[[[\"\x01\"]]]"), 1), GS_JSON_TOO_DEEP,
+           "the first failure in the text wins: depth");
 }
 
 static void
@@ -85,8 +97,10 @@ test_bad_utf8(void)
            "invalid byte outside a string");
     is_int(gs_json_scan(J("[[[[\xFF"), 1), GS_JSON_BAD_UTF8,
            "bad UTF-8 wins over too deep");
-    is_int(gs_json_scan(J("[\"a\0b\"]"), 1), GS_JSON_OK,
-           "NUL is valid UTF-8 here; cJSON rejects it");
+    is_int(gs_json_scan(J("[\"a\0b\"]"), 1), GS_JSON_CONTROL,
+           "NUL in a string: cJSON would cut the string there");
+    is_int(gs_json_scan(J("[\"\xFF\0\"]"), 1), GS_JSON_BAD_UTF8,
+           "bad UTF-8 wins over a control character");
 }
 
 static void
