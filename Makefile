@@ -16,7 +16,7 @@ NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
 export GOVSVC_MODULE := $(MODULE)
 export GOVSVC_ROOT   := $(CURDIR)
 
-.PHONY: all deps module unit test run bench clean
+.PHONY: all deps module unit test test-valgrind run bench clean
 
 all: module
 
@@ -38,6 +38,11 @@ include core/core.mk
 
 test: deps module unit unit-valgrind fuzz
 	prove -I t/lib -r t/
+
+# the end-to-end suite with every nginx under valgrind's memcheck (slow:
+# about ten times the plain run); T= narrows it, e.g. T=t/92-sync-nodes.t
+test-valgrind: deps module
+	GOVSVC_VALGRIND=1 prove -I t/lib $(or $(T),-r t/)
 
 run: deps module passwd-tool
 	scripts/run.sh

@@ -148,6 +148,13 @@ BEGIN
         END IF;
     END IF;
 
+    -- The audit chain's lock first, then the sequence's row: a change
+    -- writes both, in either order (a CTE does not say which of its parts
+    -- runs first), and two changes taking them in opposite orders
+    -- deadlocked under load.  Taken again by govsvc_audit_append, the
+    -- lock is already held.
+    PERFORM pg_advisory_xact_lock(hashtext('govsvc_audit_log'));
+
     INSERT INTO outbox_seq AS o (origin, last) VALUES (p_origin, 1)
         ON CONFLICT (origin) DO UPDATE SET last = o.last + 1
         RETURNING last INTO s;

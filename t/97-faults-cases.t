@@ -20,6 +20,7 @@ use Time::HiRes qw(time sleep);
 use GovSvc::Test;
 
 my $t = GovSvc::Test->new(demo => 1, redis => 1, workers => 2,
+                          public_write_limit => '1000000 1m',
                           http_extra => 'govsvc_login_limit 1000 1m;');
 $t->start;
 
@@ -116,6 +117,24 @@ sub registered_once {
     is(scalar @missing, 0, "$name: each of them is one case")
         or diag explain [@missing[0 .. 4]];
     is(scalar(grep { $_ != 1 } values %db), 0, "$name: none twice");
+}
+
+# ---- writes of two kinds at once: no deadlock ---------------------------------
+
+# a registration and a public question each write an audit entry and an
+# outbox event; taken in opposite orders, their locks deadlocked (500s)
+{
+    my $cases = load('mixed', 3, sub { register($_[0]) });
+    my $asks = load('ask', 3, sub {
+        $t->req(POST => '/api/v1/public/consultations', timeout => 10,
+                json => { title => $_[0], content => 'c' });
+    });
+    sleep 3;
+    my @lines = (@{ $cases->() }, @{ $asks->() });
+    diag 'registrations and questions at once: ' . statuses(\@lines);
+    is(scalar(grep { $_->[0] != 201 } @lines), 0,
+       'registrations and public questions at once: every one 201');
+    cmp_ok(scalar @lines, '>', 30, scalar(@lines) . ' writes');
 }
 
 # ---- R1: a worker killed while cases are registered ----------------------
