@@ -12,6 +12,7 @@
 
 #include "ngx_govsvc.h"
 #include "gs_json.h"
+#include "gs_query.h"
 #include "gs_region.h"
 #include "gs_utf8.h"
 
@@ -99,6 +100,19 @@ ngx_govsvc_dispatch(ngx_http_request_t *r, const ngx_govsvc_route_t *routes,
         return ngx_govsvc_send_error(r, NGX_HTTP_NOT_ALLOWED,
                                      "method_not_allowed",
                                      "method not allowed here", NULL);
+    }
+
+    /* every argument read later is then UTF-8 without NUL (core/gs_query):
+     * a NUL would cut what the module reads short of what was sent */
+    if (gs_query_check(r->args.data, r->args.len) != GS_QUERY_OK) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        return ngx_govsvc_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request",
+                                     "the query string is not UTF-8 "
+                                     "with well-formed escapes", NULL);
     }
 
     if (ctx->route->flags & NGX_GOVSVC_BODY_FILE) {

@@ -188,6 +188,12 @@ for my $route (@routes) {
             if $r->{status} >= 500 || ref $r->{json} ne 'HASH';
     }
 }
+# a query string whose arguments would not be UTF-8 without NUL
+for my $q ('q=a%00b', 'q=%ff', 'q=%E4%B8', 'q=100%', 'cursor=%C0%AF') {
+    my $r = $t->req(GET => "/api/v1/items?$q", tls => 1);
+    is(join(' ', $r->{status}, $r->{json}{error}{code} // '-'),
+       '400 invalid_request', "?$q: 400 invalid_request");
+}
 is(counts(), $before, 'hostile path segments and query strings: nothing'
    . ' written');
 
