@@ -61,11 +61,13 @@ unit-valgrind: $(GS_UNIT_BINS)
 passwd-tool: $(GOVSVC_PASSWD)
 
 # libFuzzer links its own main: the harness and every core source, in one
+# (and cJSON, which fuzz_body decodes with, as the module does)
 $(GS_FUZZ_BINS): $(BUILD)/fuzz/%: t/fuzz/%.c $(GS_CORE_SRCS) core/core.mk
 	@mkdir -p $(@D)
-	$(GS_FUZZ_CC) -std=c11 -g -O1 -Icore -Wall -Wextra -Werror \
+	$(GS_FUZZ_CC) -std=c11 -g -O1 -Icore -I/usr/include/cjson -Wall \
+	    -Wextra -Werror \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $< $(GS_CORE_SRCS) $(GS_LDLIBS) -o $@
+	    $< $(GS_CORE_SRCS) $(GS_LDLIBS) -lcjson -o $@
 
 fuzz: $(GS_FUZZ_BINS)
 	@for f in $(GS_FUZZ); do \
