@@ -1,7 +1,8 @@
 
 /*
  * GovSvc: this node's side of the link to its parent (三级联动).  A timer
- * that one worker of the nginx runs at a time (a lease in the shared zone)
+ * that one worker of one nginx of the node runs at a time (a lease in the
+ * shared zone picks the worker, a lease row in PostgreSQL the instance)
  * pushes to the parent what it has not acknowledged yet: this node's
  * outbox and the events held from its children, origin, sequence and hash
  * unchanged (POST /sync/v1/batches); then it pulls the catalog published
@@ -52,9 +53,12 @@ struct ngx_govsvc_sync_client_s {
     ngx_msec_t                    pull_after[NGX_GOVSVC_SYNC_PULLS];
     ngx_uint_t                    pages;
     unsigned                      pushed:1;
+    unsigned                      elsewhere:1; /* another instance's turn */
 
     char                          node[7];
     char                          parent[7];
+    /* this instance among those of the node: host and master's pid */
+    char                         *holder;
 };
 
 
@@ -72,6 +76,8 @@ static ngx_int_t ngx_govsvc_sync_sql(ngx_govsvc_sync_client_t *cl,
 static u_char *ngx_govsvc_sync_value(ngx_govsvc_sync_client_t *cl,
     ngx_govsvc_pg_t *pg, PGresult *res, size_t *len);
 
+static void ngx_govsvc_sync_leased(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
 static void ngx_govsvc_sync_push(ngx_govsvc_sync_client_t *cl);
 static void ngx_govsvc_sync_pending(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
@@ -290,6 +296,15 @@ ngx_govsvc_sync_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
     ngx_memcpy(cl->node, gmcf->node.data, 6);
     (void) gs_region_parent(cl->node, 6, cl->parent);
 
+    cl->holder = ngx_pnalloc(cycle->pool,
+                             cycle->hostname.len + 1 + NGX_INT64_LEN + 1);
+    if (cl->holder == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf((u_char *) cl->holder, "%V:%P%Z", &cycle->hostname,
+                (ngx_pid_t) getppid());
+
     cl->timer.handler = ngx_govsvc_sync_tick;
     cl->timer.data = cl;
     cl->timer.log = cycle->log;
@@ -351,6 +366,9 @@ ngx_govsvc_sync_tick(ngx_event_t *ev)
 {
     ngx_govsvc_sync_client_t *cl = ev->data;
 
+    u_char       *ms;
+    const char  **v;
+
     if (ngx_exiting || ngx_terminate) {
         return;
     }
@@ -367,8 +385,58 @@ ngx_govsvc_sync_tick(ngx_event_t *ev)
     }
 
     cl->pushed = 0;
+    cl->elsewhere = 0;
     cl->pages = 0;
     cl->pull = 0;
+
+    v = ngx_palloc(cl->pool, 2 * sizeof(const char *));
+    ms = ngx_pnalloc(cl->pool, NGX_INT_T_LEN + 1);
+
+    if (v == NULL || ms == NULL) {
+        ngx_govsvc_sync_round_end(cl, NGX_ERROR);
+        return;
+    }
+
+    /* long enough for a round: the push and two pulls, each at most a
+     * timeout, and a few intervals between them */
+    ngx_sprintf(ms, "%M%Z", 3 * cl->gmcf->sync_timeout
+                            + 3 * cl->gmcf->sync_interval);
+    v[0] = cl->holder;
+    v[1] = (const char *) ms;
+
+    if (ngx_govsvc_sync_sql(cl, "SELECT govsvc_sync_lease($1, $2::int)", 2,
+                            v, ngx_govsvc_sync_leased)
+        != NGX_OK)
+    {
+        ngx_govsvc_sync_round_end(cl, NGX_ERROR);
+    }
+}
+
+
+/* another instance of this node holds the round: this one waits */
+
+static void
+ngx_govsvc_sync_leased(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_sync_client_t *cl = data;
+
+    u_char  *held;
+    size_t   len;
+
+    held = ngx_govsvc_sync_value(cl, pg, res, &len);
+
+    if (held == NULL) {
+        ngx_govsvc_sync_round_end(cl, NGX_ERROR);
+        return;
+    }
+
+    if (held[0] != 't') {
+        /* the lag is the holder's to show */
+        ngx_govsvc_sync_caught_up(ngx_time());
+        cl->elsewhere = 1;
+        ngx_govsvc_sync_round_end(cl, NGX_OK);
+        return;
+    }
 
     ngx_govsvc_sync_push(cl);
 }
@@ -450,7 +518,10 @@ ngx_govsvc_sync_round_end(ngx_govsvc_sync_client_t *cl, ngx_int_t rc)
     (void) ngx_govsvc_sync_lease(cl, 0);
 
     if (rc == NGX_OK) {
-        ngx_govsvc_count(sync_rounds);
+        if (!cl->elsewhere) {
+            ngx_govsvc_count(sync_rounds);
+        }
+
         cl->failures = 0;
         delay = cl->pushed ? 1 : cl->gmcf->sync_interval;
 

@@ -13,7 +13,7 @@ package GovSvc::Test;
 #
 # Options of new() besides the ports and folders: redis, workers,
 # http_extra, server_extra, pg_conf, node, public_write_limit, template,
-# module; demo => 1 loads sql/demo.sql after the migrations; instances => 2
+# module, html_root (the built web pages, default build/html); demo => 1 loads sql/demo.sql after the migrations; instances => 2
 # starts a second nginx (start_second); session_idle => '30m',
 # session_lifetime => '12h', login_limit => '5 15m' add the module's
 # govsvc_session_idle / govsvc_session_lifetime / govsvc_login_limit to
@@ -194,6 +194,7 @@ sub new {
                         // "$ENV{GOVSVC_ROOT}/conf/development.conf",
         module       => $o{module} // $ENV{GOVSVC_MODULE},
         demo         => $o{demo} // 0,
+        html_root    => $o{html_root} // "$ENV{GOVSVC_ROOT}/build/html",
         instances    => $o{instances} // 1,
         faketime     => $o{faketime},
         ca           => $o{ca},
@@ -302,7 +303,7 @@ sub start_second {
     my $second = bless {
         map({ $_ => $self->{$_} } qw(redis workers http_extra server_extra
             pg_conf node public_write_limit tap template module pg_port
-            redis_port faketime)),
+            redis_port faketime sync_parent sync_interval html_root)),
         dir      => $dir,
         ca_dir   => $self->ca_dir,
         parent   => $self,
@@ -560,6 +561,10 @@ sub _render {
         HTTP_EXTRA   => $self->{http_extra} . $self->_sync_extra,
         SERVER_EXTRA => $self->{server_extra},
     );
+    # the web pages' root, for a template that names it (a test's own
+    # template may not: render-conf refuses a value it does not use)
+    push @kv, HTML_ROOT => $self->{html_root}
+        if slurp($self->{template}) =~ /\@HTML_ROOT\@/;
     my @args;
     while (my ($k, $v) = splice @kv, 0, 2) {
         push @args, "$k=$v";
