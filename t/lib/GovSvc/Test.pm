@@ -26,6 +26,9 @@ package GovSvc::Test;
 # clock) changes it for the next start_nginx of either instance:
 #   $t->stop_nginx; $t->faketime('+20d'); $t->start_nginx;
 #
+# app_role => 1: nginx connects as govsvc_app with only the privileges of
+# sql/grants.sql (the owner, govsvc, migrates and runs psql()).
+#
 # Nodes of three levels (三级联动), each its own PostgreSQL, Redis and
 # nginx, all under one development CA:
 #   my $city = GovSvc::Test->new(node => '430100', demo => 1); $city->start;
@@ -197,6 +200,7 @@ sub new {
         html_root    => $o{html_root} // "$ENV{GOVSVC_ROOT}/build/html",
         instances    => $o{instances} // 1,
         faketime     => $o{faketime},
+        app_role     => $o{app_role},
         ca           => $o{ca},
         sync_parent  => $o{parent},
         sync_interval => $o{sync_interval} // '200ms',
@@ -261,6 +265,11 @@ sub start {
                     log => "$self->{dir}/migrate.log", die => 1);
     }
     $self->load_demo if $self->{demo};
+    if ($self->{app_role}) {
+        $self->psql('CREATE ROLE govsvc_app LOGIN');
+        $self->psql(slurp("$ENV{GOVSVC_ROOT}/sql/grants.sql"),
+                    app => 'govsvc_app');
+    }
     if ($self->{redis}) {
         $self->{redis_port} = free_port();
         $self->start_redis;
@@ -303,7 +312,8 @@ sub start_second {
     my $second = bless {
         map({ $_ => $self->{$_} } qw(redis workers http_extra server_extra
             pg_conf node public_write_limit tap template module pg_port
-            redis_port faketime sync_parent sync_interval html_root)),
+            redis_port faketime sync_parent sync_interval html_root
+            app_role)),
         dir      => $dir,
         ca_dir   => $self->ca_dir,
         parent   => $self,
@@ -553,7 +563,9 @@ sub _render {
         WORKERS      => $self->{workers},
         HTTPS_PORT   => $self->{https_port},
         HTTP_PORT    => $self->{http_port},
-        PG_CONNINFO  => $self->conninfo,
+        PG_CONNINFO  => $self->{app_role}
+                        ? $self->conninfo =~ s/user=govsvc$/user=govsvc_app/r
+                        : $self->conninfo,
         REDIS_ADDR   => '127.0.0.1:' . ($self->{redis_port} // 6379),
         REDIS_OFF    => $self->{redis} ? '' : '# (redis => 0) ',
         NODE         => $self->{node},
