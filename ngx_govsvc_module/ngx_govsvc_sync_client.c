@@ -57,7 +57,7 @@ struct ngx_govsvc_sync_client_s {
 
     char                          node[7];
     char                          parent[7];
-    /* this instance among those of the node: host and master's pid */
+    /* this instance among those of the node: host and configuration */
     char                         *holder;
 };
 
@@ -296,14 +296,17 @@ ngx_govsvc_sync_start(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
     ngx_memcpy(cl->node, gmcf->node.data, 6);
     (void) gs_region_parent(cl->node, 6, cl->parent);
 
+    /* the host and the configuration file: the same after a restart,
+     * which then takes its lease back at once */
     cl->holder = ngx_pnalloc(cycle->pool,
-                             cycle->hostname.len + 1 + NGX_INT64_LEN + 1);
+                             cycle->hostname.len + 1 + cycle->conf_file.len
+                             + 1);
     if (cl->holder == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_sprintf((u_char *) cl->holder, "%V:%P%Z", &cycle->hostname,
-                (ngx_pid_t) getppid());
+    ngx_sprintf((u_char *) cl->holder, "%V:%V%Z", &cycle->hostname,
+                &cycle->conf_file);
 
     cl->timer.handler = ngx_govsvc_sync_tick;
     cl->timer.data = cl;
@@ -784,7 +787,22 @@ ngx_govsvc_sync_recorded(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         return;
     }
 
-    n = ngx_atoi(moved, len);
+    n = (len && moved[0] == '-') ? -ngx_atoi(moved + 1, len - 1)
+                                 : ngx_atoi(moved, len);
+
+    if (n < 0) {
+        /* the parent holds more of this node's events than it numbered:
+         * restored from a backup; the sequence has moved past them */
+        ngx_log_error(NGX_LOG_ALERT, cl->log, 0,
+                      "govsvc: the parent holds events of this node beyond "
+                      "its outbox (restored from an older backup?): of the "
+                      "%i events just sent, those numbered again since the "
+                      "restore were skipped there and exist only here; the "
+                      "outbox now numbers on after the parent's (see "
+                      "DEPLOYMENT.md, Backup and restore)",
+                      -1 - n);
+        n = 0;
+    }
 
     m = ngx_govsvc_metrics();
 

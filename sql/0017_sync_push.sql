@@ -89,13 +89,34 @@ $$;
 -- nothing); the node's own origin is also the parent's row of
 -- sync_peers, which GET /sync/v1/status reports.  Returns how many events
 -- the answer acknowledged for the first time.
+--
+-- A parent that holds more of this node's own events than its outbox has
+-- numbered means this node was restored from an older backup: the events
+-- it numbered again since were skipped as held, and so would the next.
+-- The sequence moves on past the parent's, so that nothing more is lost,
+-- and the answer is -1 - the count of events the parent may have skipped
+-- (those this node sent and had not had acknowledged: some may be the
+-- parent's very events, held from before the backup), for the caller to
+-- raise the alarm (DEPLOYMENT.md, "Backup and restore").
 CREATE FUNCTION govsvc_sync_acked(p_node char(6), p_parent char(6),
                                   p_acked jsonb)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     moved bigint;
+    mine bigint;
+    lost bigint;
+    theirs bigint := (p_acked->>p_node)::bigint;
 BEGIN
+    SELECT s.last INTO mine FROM outbox_seq s WHERE s.origin = p_node;
+    IF theirs > coalesce(mine, 0) THEN
+        INSERT INTO outbox_seq AS o (origin, last) VALUES (p_node, theirs)
+            ON CONFLICT (origin) DO UPDATE
+                SET last = greatest(o.last, excluded.last);
+        lost := greatest(coalesce(mine, 0) - coalesce((SELECT u.acked
+                    FROM sync_upstream u WHERE u.origin = p_node), 0), 0);
+    END IF;
+
     SELECT coalesce(sum(greatest(a.value::bigint - coalesce(u.acked, 0),
                                  0)), 0)
         INTO moved
@@ -118,7 +139,7 @@ BEGIN
                     last_seen = now();
     END IF;
 
-    RETURN moved;
+    RETURN CASE WHEN lost IS NULL THEN moved ELSE -1 - lost END;
 END
 $$;
 

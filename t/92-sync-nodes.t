@@ -149,6 +149,38 @@ $last = outbox_last();
 ok($t->eventually(sub { held($prov) eq "$last:$last" }, 15),
    'a burst of 20 cases: all of it at the province');
 
+# ---- the county restored from an older backup ----------------------------------
+
+# as if the backup had been taken three events ago, all acknowledged then
+my $city_held = $city->psql("SELECT max(seq) FROM sync_inbox"
+                            . " WHERE origin = '430102'");
+$t->psql(<<'SQL');
+UPDATE outbox_seq SET last = last - 3 WHERE origin = '430102';
+DELETE FROM outbox WHERE origin = '430102'
+    AND seq > (SELECT last FROM outbox_seq WHERE origin = '430102');
+UPDATE sync_upstream SET acked = (SELECT last FROM outbox_seq
+                                  WHERE origin = '430102')
+    WHERE origin = '430102';
+UPDATE sync_peers SET acknowledged = (SELECT last FROM outbox_seq
+                                      WHERE origin = '430102')
+    WHERE role = 'parent';
+SQL
+is(new_case('恢复之后')->{status}, 201, 'the restored county registers a case');
+ok($t->eventually(sub {
+       $t->psql("SELECT last FROM outbox_seq WHERE origin = '430102'")
+           == $city_held
+   }, 10), 'its outbox numbers on after what the city holds');
+$t->expect_log(qr/holds events of this node beyond its outbox/);
+like(GovSvc::Test::slurp($t->error_log),
+     qr/\[alert\].*holds events of this node beyond its outbox/,
+     'and the county raises the alarm');
+is(new_case('恢复之后二')->{status}, 201, 'the next case');
+ok($city->eventually(sub {
+       $city->psql("SELECT max(seq) FROM sync_inbox WHERE origin = '430102'")
+           == $city_held + 1
+   }, 10), 'reaches the city, numbered after what it held');
+$last = outbox_last();
+
 my $m = $t->req(GET => '/metrics');
 my ($events) = $m->{body} =~ /^govsvc_sync_events_total (\d+)$/m;
 is($events, $last, '/metrics: every event acknowledged by the parent, counted');

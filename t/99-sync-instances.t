@@ -64,15 +64,15 @@ ok(($r[0] > 0) != ($r[1] > 0), "one instance runs the rounds (@r)");
 my $holder = $r[0] > 0 ? 1 : 2;
 my $other = 3 - $holder;
 like($t->psql('SELECT holder FROM sync_lease'),
-     qr/:\Q${\ $t->instance($holder)->nginx_pid }\E$/,
-     'the lease names its master');
+     qr/:\Q${\ $t->instance($holder)->dir }\E\/nginx\.conf$/,
+     'the lease names its instance (host and configuration file)');
 
 $t->instance($holder)->stop_nginx;
 register($other, '三号');
 ok(all_up(), 'the holder stopped: the other instance takes over, nothing'
    . ' lost');
 like($t->psql('SELECT holder FROM sync_lease'),
-     qr/:\Q${\ $t->instance($other)->nginx_pid }\E$/,
+     qr/:\Q${\ $t->instance($other)->dir }\E\/nginx\.conf$/,
      'and holds the lease now');
 cmp_ok(rounds($other), '>', 0, 'its rounds count');
 
