@@ -16,9 +16,9 @@ NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
 export GOVSVC_MODULE := $(MODULE)
 export GOVSVC_ROOT   := $(CURDIR)
 
-.PHONY: all deps module unit test test-valgrind run bench clean
+.PHONY: all deps module html browser-deps unit test test-valgrind deb run bench clean
 
-all: module
+all: module html
 
 deps:
 	@scripts/deps.sh
@@ -36,15 +36,43 @@ module: $(BUILD)/nginx/objs/Makefile
 
 include core/core.mk
 
-test: deps module unit unit-valgrind fuzz
+# the web pages: html/ -> build/html/ with fingerprinted assets
+HTML_SRC := $(shell find html -type f 2>/dev/null)
+html: $(BUILD)/html/index.html
+
+$(BUILD)/html/index.html: $(HTML_SRC) scripts/build-html.sh
+	scripts/build-html.sh html $(BUILD)/html
+
+# playwright-core for the browser tests (t/95-browser.t), from the lock
+BROWSER_DEPS := t/browser/node_modules/.package-lock.json
+browser-deps: $(BROWSER_DEPS)
+
+$(BROWSER_DEPS): t/browser/package.json t/browser/package-lock.json
+	cd t/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: deps module html browser-deps unit unit-valgrind fuzz deb
 	prove -I t/lib -r t/
 
 # the end-to-end suite with every nginx under valgrind's memcheck (slow:
 # about ten times the plain run); T= narrows it, e.g. T=t/92-sync-nodes.t
-test-valgrind: deps module
+test-valgrind: deps module html browser-deps passwd-tool
 	GOVSVC_VALGRIND=1 prove -I t/lib $(or $(T),-r t/)
 
-run: deps module passwd-tool
+# the Debian package of the module, as Debian packages its own
+# libnginx-mod-* (pkg/debian): build/deb/libnginx-mod-http-govsvc_*.deb
+deb: deps
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/govsvc
+	cp -r config core ngx_govsvc_module sql scripts conf pkg \
+	    $(BUILD)/deb/govsvc/
+	cp -r pkg/debian $(BUILD)/deb/govsvc/debian
+	cd $(BUILD)/deb/govsvc && dpkg-buildpackage -b -us -uc \
+	    > $(BUILD)/deb/build.log 2>&1 \
+	    || { tail -40 $(BUILD)/deb/build.log; exit 1; }
+	@ls $(BUILD)/deb/*.deb
+
+run: deps module html passwd-tool
 	scripts/run.sh
 
 bench: deps module passwd-tool

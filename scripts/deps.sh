@@ -15,7 +15,13 @@ PKGS=(
     perl ca-certificates util-linux procps curl
     faketime        # t/88-supervision.t runs nginx on a shifted clock
     clang libclang-rt-14-dev    # libFuzzer (make fuzz, part of make test)
+    debhelper dpkg-dev          # make deb, part of make test
+    chromium        # the browser tests (t/95-browser.t, playwright-core)
 )
+# node and npm for playwright-core: Debian's, unless a node is there already
+# (a NodeSource nodejs bundles npm and conflicts with Debian's npm)
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -15,6 +15,8 @@ PG_PORT=${GOVSVC_PG_PORT:-55432}
 REDIS_PORT=${GOVSVC_REDIS_PORT:-56379}
 NODE=${GOVSVC_NODE:-430102}
 MODULE=${GOVSVC_MODULE:-$ROOT/build/nginx/objs/ngx_govsvc_module.so}
+# the web pages, built by scripts/build-html.sh (make html)
+HTML_ROOT=${GOVSVC_HTML_ROOT:-$ROOT/build/html}
 NGINX=${GOVSVC_NGINX:-/usr/sbin/nginx}
 # the one password hasher (reads the password on stdin, prints the stored
 # form); the Makefile exports GOVSVC_PASSWD
@@ -31,6 +33,7 @@ die() { printf 'run: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ -x $PG_BIN/initdb ]] || die "PostgreSQL not found (run scripts/deps.sh)"
 [[ -e $MODULE ]] || die "module $MODULE missing (run: make module)"
+[[ -e $HTML_ROOT/index.html ]] || die "web pages $HTML_ROOT missing (run: make html)"
 command -v redis-server >/dev/null || die "redis-server missing (run scripts/deps.sh)"
 
 mkdir -p "$STATE"
@@ -244,7 +247,8 @@ done
     USER_LINE="$USER_LINE" WORKERS=2 \
     HTTPS_PORT="$HTTPS_PORT" HTTP_PORT="$HTTP_PORT" \
     PG_CONNINFO="$CONNINFO" REDIS_ADDR="127.0.0.1:$REDIS_PORT" REDIS_OFF= \
-    NODE="$NODE" PUBLIC_WRITE_LIMIT="30 1m" HTTP_EXTRA= SERVER_EXTRA=
+    NODE="$NODE" PUBLIC_WRITE_LIMIT="30 1m" HTTP_EXTRA= SERVER_EXTRA= \
+    HTML_ROOT="$HTML_ROOT"
 NGX=("$NGINX" -p "$STATE/" -c "$STATE/nginx.conf" -e "$STATE/error.log")
 "${NGX[@]}" -t -q || die "nginx -t failed on $STATE/nginx.conf"
 setsid "${NGX[@]}" -g 'daemon off;' </dev/null &
@@ -267,6 +271,8 @@ fi
 cat <<EOF
 
 GovSvc is running (node $NODE), state in $STATE
+  Web pages:  https://localhost:$HTTPS_PORT/   (staff: /staff/, public: /public/;
+              the browser will ask to trust $STATE/ca/ca.crt or to go on)
   https://127.0.0.1:$HTTPS_PORT/healthz   (https://localhost:$HTTPS_PORT/ ...)
   http://127.0.0.1:$HTTP_PORT/healthz    (plain HTTP, development only)
   https://127.0.0.1:$HTTPS_PORT/metrics
