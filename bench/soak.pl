@@ -27,14 +27,7 @@ my $t = GovSvc::Test->new(redis => 1, workers => 2, tap => 0, demo => 1,
                           http_extra => 'govsvc_login_limit 1000 1m;');
 $t->start;
 my $dept = $t->default_department;
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('S-001', '000001', '浸泡测试', '01', 2, $dept, '430102', 20, 10,
-  '[]', '[]',
-  '[{"code":"handle","name":"初审","role":"handler","days":4}]')
-SQL
+$t->add_item('S-001', steps => [[handle => '初审', handler => 4]]);
 my %h = $t->case_staff($dept, $dept);
 my $base = 'http://127.0.0.1:' . $t->http_port;
 

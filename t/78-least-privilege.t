@@ -16,14 +16,7 @@ my $t = GovSvc::Test->new(demo => 1, app_role => 1, redis => 1,
 $t->start;
 
 my $dept = $t->default_department;
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('L-001', '000001', '最小权限', '01', 2, $dept, '430102', 20, 10,
-        '[]', '[]',
-        '[{"code":"handle","name":"初审","role":"handler","days":4}]')
-SQL
+$t->add_item('L-001', steps => [[handle => '初审', handler => 4]]);
 my %h = $t->case_staff($dept, $dept);
 my $pw = 'a good password';
 $t->create_user(username => 'boss', name => '管理员', roles => ['admin'],
@@ -44,10 +37,7 @@ sub call {
 
 my $c = call(clerk => POST => '/api/v1/cases',
              { item_code => 'L-001', project_name => '项目',
-               applicant => { type => 'person', name => '张三',
-                              id_type => 'id_card',
-                              id_no => '11010519491231002X',
-                              phone => '13800000000' },
+               applicant => GovSvc::Test::person(),
                form => {}, materials => [] }, 201, 'registered');
 my $no = $c->{case_no};
 call(clerk => POST => "/api/v1/cases/$no/notices", { kind => 'acceptance' },

@@ -23,25 +23,15 @@ my $t = GovSvc::Test->new(node => '430102', demo => 1, redis => 0,
 $t->start;
 
 my $dept = $t->default_department;
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('K-001', '000001', '县级许可', '01', 2, $dept, '430102', 20, 10,
-  \$j\$[{"code":"M1","name":"申请书","required":true}]\$j\$, '[]',
-  \$j\$[{"code":"handle","name":"初审","role":"handler","days":4}]\$j\$)
-SQL
+$t->add_item('K-001', materials => [[M1 => '申请书']],
+             steps => [[handle => '初审', handler => 4]]);
 my %h = $t->case_staff($dept, $dept);
 
 sub new_case {
     my ($name) = @_;
     my $r = $t->req(POST => '/api/v1/cases', tls => 1, headers => $h{clerk},
                     json => { item_code => 'K-001', project_name => $name,
-                              applicant => { type => 'person',
-                                             name => '张三',
-                                             id_type => 'id_card',
-                                             id_no => '11010519491231002X',
-                                             phone => '13800000000' },
+                              applicant => GovSvc::Test::person(),
                               form => {},
                               materials => [{ code => 'M1',
                                               received => JSON::PP::true }] });
@@ -240,14 +230,8 @@ ok($t->eventually(sub {
 # ---- forwarding (转报): a city item taken in at the county window ----------
 
 my $cdept = $city->default_department;
-$city->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('C-001', '000010', '市级许可', '01', 2, $cdept, '430100', 20, 10,
-  \$j\$[{"code":"M1","name":"申请书","required":true}]\$j\$, '[]',
-  \$j\$[{"code":"handle","name":"审查","role":"handler","days":5}]\$j\$)
-SQL
+$city->add_item('C-001', name => '市级许可', materials => [[M1 => '申请书']],
+                steps => [[handle => '审查', handler => 5]]);
 ok($t->eventually(sub {
        ($t->psql("SELECT source FROM items WHERE code = 'C-001'") // '')
            eq '430100'

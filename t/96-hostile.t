@@ -54,20 +54,11 @@ my $auth = $t->auth($t->login('all', $pw));
 my $target = $t->create_user(username => 'target', name => 'target',
                              roles => ['clerk'], password => $pw,
                              department => $dept);
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('H-001', '000001', '测试许可', '01', 2, $dept, '430102', 20, 10,
-  \$j\$[{"code":"M1","name":"申请书","required":true}]\$j\$, '[]',
-  \$j\$[{"code":"handle","name":"初审","role":"handler","days":4}]\$j\$)
-SQL
+$t->add_item('H-001', materials => [[M1 => '申请书']],
+             steps => [[handle => '初审', handler => 4]]);
 my $r = $t->req(POST => '/api/v1/cases', tls => 1, headers => $auth,
                 json => { item_code => 'H-001', project_name => '项目',
-                          applicant => { type => 'person', name => '张三',
-                                         id_type => 'id_card',
-                                         id_no => '11010519491231002X',
-                                         phone => '13800000000' },
+                          applicant => GovSvc::Test::person(),
                           form => {}, materials => [] });
 is($r->{status}, 201, 'a case to aim at') or diag $r->{body};
 my $case_no = $r->{json}{case_no};

@@ -25,15 +25,8 @@ my $t = GovSvc::Test->new(demo => 1, redis => 1, workers => 2,
 $t->start;
 
 my $dept = $t->default_department;
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('F-001', '000001', '故障测试', '01', 2, $dept, '430102', 20, 10,
-  '[]', '[]',
-  \$j\$[{"code":"handle","name":"初审","role":"handler","days":4},
-       {"code":"review","name":"复审","role":"reviewer","days":3}]\$j\$)
-SQL
+$t->add_item('F-001', steps => [[handle => '初审', handler => 4],
+                                [review => '复审', reviewer => 3]]);
 my %h = $t->case_staff($dept, $dept);
 
 sub register {
@@ -41,11 +34,7 @@ sub register {
     return $t->req(POST => '/api/v1/cases', tls => 1, headers => $h{clerk},
                    timeout => 10,
                    json => { item_code => 'F-001', project_name => $name,
-                             applicant => { type => 'person',
-                                            name => '张三',
-                                            id_type => 'id_card',
-                                            id_no => '11010519491231002X',
-                                            phone => '13800000000' },
+                             applicant => GovSvc::Test::person(),
                              form => {}, materials => [] });
 }
 # the acceptance notice, then the acceptance

@@ -20,23 +20,14 @@ my $t = GovSvc::Test->new(node => '430102', demo => 1, redis => 1,
 $t->start;
 
 my $dept = $t->default_department;
-$t->psql(<<"SQL");
-INSERT INTO items (code, basic_code, name, type, case_type, department,
-                   region, legal_days, promised_days, materials, fields,
-                   steps)
-VALUES ('K-001', '000001', '县级许可', '01', 2, $dept, '430102', 20, 10,
-        '[]', '[]', '[]')
-SQL
+$t->add_item('K-001');
 my %h = $t->case_staff($dept, $dept);
 sub register {
     my ($n, $name) = @_;
     my $r = $t->req(POST => '/api/v1/cases', tls => 1, instance => $n,
                     headers => $h{clerk},
                     json => { item_code => 'K-001', project_name => $name,
-                              applicant => { type => 'person', name => '张三',
-                                             id_type => 'id_card',
-                                             id_no => '11010519491231002X',
-                                             phone => '13800000000' },
+                              applicant => GovSvc::Test::person(),
                               form => {}, materials => [] });
     is($r->{status}, 201, "$name registered at instance $n")
         or diag $r->{body};

@@ -13,7 +13,8 @@ package GovSvc::Test;
 #
 # Options of new() besides the ports and folders: redis, workers,
 # http_extra, server_extra, pg_conf, node, public_write_limit, template,
-# module, html_root (the built web pages, default build/html); demo => 1 loads sql/demo.sql after the migrations; instances => 2
+# module, html_root (the built web pages; default a copy of build/html in
+# the test's folder); demo => 1 loads sql/demo.sql after the migrations; instances => 2
 # starts a second nginx (start_second); session_idle => '30m',
 # session_lifetime => '12h', login_limit => '5 15m' add the module's
 # govsvc_session_idle / govsvc_session_lifetime / govsvc_login_limit to
@@ -197,7 +198,7 @@ sub new {
                         // "$ENV{GOVSVC_ROOT}/conf/development.conf",
         module       => $o{module} // $ENV{GOVSVC_MODULE},
         demo         => $o{demo} // 0,
-        html_root    => $o{html_root} // "$ENV{GOVSVC_ROOT}/build/html",
+        html_root    => $o{html_root},
         instances    => $o{instances} // 1,
         faketime     => $o{faketime},
         app_role     => $o{app_role},
@@ -575,7 +576,7 @@ sub _render {
     );
     # the web pages' root, for a template that names it (a test's own
     # template may not: render-conf refuses a value it does not use)
-    push @kv, HTML_ROOT => $self->{html_root}
+    push @kv, HTML_ROOT => $self->_html_root
         if slurp($self->{template}) =~ /\@HTML_ROOT\@/;
     my @args;
     while (my ($k, $v) = splice @kv, 0, 2) {
@@ -584,6 +585,21 @@ sub _render {
     $self->_run(cmd => ["$ENV{GOVSVC_ROOT}/scripts/render-conf.sh",
         $self->{template}, "$self->{dir}/nginx.conf", @args],
         log => "$self->{dir}/render.log", die => 1);
+}
+
+# the web pages' folder: html_root => DIR as given; by default a copy of
+# build/html in the test's folder, which the nginx workers (the govsvc
+# user when started as root) can read wherever the work tree is
+sub _html_root {
+    my ($self) = @_;
+    return $self->{html_root} if defined $self->{html_root};
+    my $src = "$ENV{GOVSVC_ROOT}/build/html";
+    my $dst = "$self->{dir}/html";
+    if (!-d $dst && -d $src) {
+        system('cp', '-R', $src, $dst) == 0 or croak "cp -R $src $dst failed";
+        system('chmod', '-R', 'a+rX', $dst) == 0 or croak "chmod $dst failed";
+    }
+    return -d $dst ? $dst : $src;
 }
 
 # the directives of the link to the parent node (parent => $t)
@@ -1191,6 +1207,40 @@ sub password_hash {
 # default_department: id of the first department of this node (sql/demo.sql
 # order when demo => 1), created on demand ("测试部门", with the node's
 # region, inserted under a placeholder parent chain when missing)
+# add_item(CODE, department => ID, region => CODE (this node), steps =>
+# [[code, name, role, days], ...], materials => [[code, name], ...] (each
+# required), case_type => 2, promised_days => 10): an item row as the
+# administrator makes one (in SQL, as the owner)
+sub add_item {
+    my ($self, $code, %o) = @_;
+    my $steps = [ map { { code => $_->[0], name => $_->[1], role => $_->[2],
+                          days => $_->[3] } } @{ $o{steps} // [] } ];
+    my $materials = [ map { { code => $_->[0], name => $_->[1],
+                              required => JSON::PP::true } }
+                      @{ $o{materials} // [] } ];
+    $self->psql(<<'SQL',
+INSERT INTO items (code, basic_code, name, type, case_type, department,
+                   region, legal_days, promised_days, materials, fields,
+                   steps)
+VALUES (:'code', '000001', :'name', '01', :'case_type'::smallint,
+        :'dept'::bigint, :'region', 20, :'days'::int, :'materials'::jsonb,
+        '[]', :'steps'::jsonb)
+SQL
+        code => $code, name => $o{name} // "事项 $code",
+        case_type => $o{case_type} // 2,
+        dept => $o{department} // $self->default_department,
+        region => $o{region} // $self->{node},
+        days => $o{promised_days} // 10,
+        materials => $JSON->encode($materials),
+        steps => $JSON->encode($steps));
+}
+
+# person(): the applicant the tests register cases for
+sub person {
+    return { type => 'person', name => '张三', id_type => 'id_card',
+             id_no => '11010519491231002X', phone => '13800000000' };
+}
+
 sub default_department {
     my ($self) = @_;
     my $top = $self->{parent} // $self;
