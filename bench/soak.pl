@@ -66,9 +66,9 @@ for my $r (@runs) {
     if ($pid == 0) {
         open STDOUT, '>', $out or POSIX::_exit(1);
         open STDERR, '>&', \*STDOUT;
-        exec { "wrk" } "wrk", "-t1", "-c$c", "-d${secs}s", "--timeout", "5s",
-             '-s', $lua, "$base$path";
-        POSIX::_exit(127);
+        exec('wrk', '-t1', "-c$c", "-d${secs}s", '--timeout', '5s',
+             '-s', $lua, "$base$path")
+            or POSIX::_exit(127);
     }
     push @wrk, [$name, $pid, $out];
 }

@@ -241,6 +241,17 @@ for i in $(seq 100); do
     sleep 0.1
 done
 
+# ---- the web pages: the nginx workers ($RUN_USER when root) must read
+# them; a work tree they cannot reach is served from a copy in the state
+if ((EUID == 0)) && ! "${PG_WRAP[@]}" test -r "$HTML_ROOT/index.html"; then
+    rm -rf "$STATE/html"
+    cp -R "$HTML_ROOT" "$STATE/html"
+    chmod -R a+rX "$STATE/html"
+    say "$RUN_USER cannot read $HTML_ROOT: serving a copy, $STATE/html" \
+        "(run make html and restart to update it)"
+    HTML_ROOT=$STATE/html
+fi
+
 # ---- configuration, nginx
 "$ROOT/scripts/render-conf.sh" "$ROOT/conf/development.conf" "$STATE/nginx.conf" \
     MODULE="$MODULE" STATE="$STATE" CONF_DIR="$ROOT/conf" \
