@@ -17,6 +17,7 @@ PKGS=(
     clang libclang-rt-14-dev    # libFuzzer (make fuzz, part of make test)
     debhelper dpkg-dev          # make deb, part of make test
     chromium        # the browser tests (t/95-browser.t, playwright-core)
+    fonts-wqy-microhei  # Chinese glyphs in their failure screenshots
 )
 # node and npm for playwright-core: Debian's, unless a node is there already
 # (a NodeSource nodejs bundles npm and conflicts with Debian's npm)
