@@ -61,11 +61,12 @@ test-valgrind: deps module html browser-deps passwd-tool
 
 # the Debian package of the module, as Debian packages its own
 # libnginx-mod-* (pkg/debian): build/deb/libnginx-mod-http-govsvc_*.deb
-deb: deps
+deb: deps html
 	rm -rf $(BUILD)/deb
 	mkdir -p $(BUILD)/deb/govsvc
 	cp -r config core ngx_govsvc_module sql scripts conf pkg \
 	    $(BUILD)/deb/govsvc/
+	cp -r $(BUILD)/html $(BUILD)/deb/govsvc/html-built
 	cp -r pkg/debian $(BUILD)/deb/govsvc/debian
 	cd $(BUILD)/deb/govsvc && dpkg-buildpackage -b -us -uc \
 	    > $(BUILD)/deb/build.log 2>&1 \

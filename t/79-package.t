@@ -42,17 +42,23 @@ is($rc, 0, 'the stock nginx.conf, with the module loaded: nginx -t')
     or diag $out;
 ok(-f '/usr/share/govsvc/sql/0001_regions_departments_calendar.sql'
    && -f '/usr/share/govsvc/conf/county.conf', 'migrations and examples');
+ok(-f '/usr/share/govsvc/html/staff/index.html'
+   && glob('/usr/share/govsvc/html/assets/staff.*.js'),
+   'the built web pages, assets fingerprinted');
 ($rc) = run('/usr/sbin/govsvc-migrate');
 is($rc, 2, 'govsvc-migrate without a database: its usage');
 
 # a stack from the installed module and example configuration
 my $t = GovSvc::Test->new(module => $so, redis => 0,
+                          html_root => '/usr/share/govsvc/html',
                           template => '/usr/share/govsvc/conf/'
                                       . 'development.conf');
 $t->start;
 my $r = $t->req(GET => '/healthz', tls => 1);
 is($r->{status}, 200, 'the installed module serves /healthz')
     or diag $r->{body};
+like($t->req(GET => '/staff/', tls => 1)->{body}, qr/<html/i,
+     'and the installed web pages');
 ($rc, $out) = run('/usr/sbin/govsvc-audit-verify', $t->conninfo);
 is($rc, 0, 'govsvc-audit-verify checks the chain') or diag $out;
 like($out, qr/audit log intact/, $out =~ s/\n//r);

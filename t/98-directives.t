@@ -59,6 +59,7 @@ for my $level (qw(province city county)) {
     $text =~ s{/etc/govsvc/govsvc-server\.conf}{$root/conf/govsvc-server.conf}g;
     $text =~ s{/usr/lib/nginx/modules/ngx_govsvc_module\.so}{$ENV{GOVSVC_MODULE}}g;
     $text =~ s{(/var/lib/govsvc|/run/govsvc)}{$tmp/$level$1}g;
+    $text =~ s{/usr/share/govsvc/html}{$root/build/html}g;
     $text =~ s{https://[\w.-]+\.example\.gov\.cn}{https://127.0.0.1:9}g;
     $text =~ s{^user www-data;}{}m if $> != 0;
     File::Path::make_path("$tmp/$level$_")
