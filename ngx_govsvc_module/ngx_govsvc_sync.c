@@ -34,6 +34,8 @@ static ngx_govsvc_sync_t *ngx_govsvc_sync_new(ngx_http_request_t *r,
     ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_peer(ngx_http_request_t *r, char *region,
     ngx_int_t *rc);
+static ngx_int_t ngx_govsvc_sync_child(ngx_http_request_t *r,
+    ngx_govsvc_sync_t *sy, ngx_int_t *rc);
 static ngx_int_t ngx_govsvc_sync_region(X509 *cert, char *region);
 static void ngx_govsvc_sync_applied(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
@@ -96,22 +98,12 @@ ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
     ngx_int_t                rc;
     ngx_http_request_t      *r;
     ngx_govsvc_sync_t       *sy;
-    ngx_govsvc_main_conf_t  *gmcf;
 
     r = ctx->request;
-    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     sy = ngx_govsvc_sync_new(r, &rc);
-    if (sy == NULL) {
+    if (sy == NULL || ngx_govsvc_sync_child(r, sy, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (gs_region_parent(sy->peer, 6, sy->parent) != 0
-        || ngx_strcmp(sy->parent, gmcf->node.data) != 0)
-    {
-        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                     "batches come from a child node",
-                                     NULL);
     }
 
     /* the body as it came: a number printed again by cJSON could change
@@ -255,22 +247,12 @@ ngx_govsvc_sync_down(ngx_govsvc_ctx_t *ctx, const char *sql)
     ngx_int_t                rc;
     ngx_http_request_t      *r;
     ngx_govsvc_sync_t       *sy;
-    ngx_govsvc_main_conf_t  *gmcf;
 
     r = ctx->request;
-    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     sy = ngx_govsvc_sync_new(r, &rc);
-    if (sy == NULL) {
+    if (sy == NULL || ngx_govsvc_sync_child(r, sy, &rc) != NGX_OK) {
         return rc;
-    }
-
-    if (gs_region_parent(sy->peer, 6, sy->parent) != 0
-        || ngx_strcmp(sy->parent, gmcf->node.data) != 0)
-    {
-        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                     "this flows down to a child node",
-                                     NULL);
     }
 
     since = ngx_govsvc_arg(r, "since");
@@ -310,6 +292,30 @@ ngx_govsvc_sync_new(ngx_http_request_t *r, ngx_int_t *rc)
     }
 
     return sy;
+}
+
+
+/* batches come up from, and pages go down to, a child of this node
+ * only; NGX_DECLINED: refused with 403, *rc the answer */
+
+static ngx_int_t
+ngx_govsvc_sync_child(ngx_http_request_t *r, ngx_govsvc_sync_t *sy,
+    ngx_int_t *rc)
+{
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gs_region_parent(sy->peer, 6, sy->parent) == 0
+        && ngx_strcmp(sy->parent, gmcf->node.data) == 0)
+    {
+        return NGX_OK;
+    }
+
+    *rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                "only a child node of this one syncs here",
+                                NULL);
+    return NGX_DECLINED;
 }
 
 
