@@ -65,6 +65,8 @@ static const char *ngx_govsvc_check_materials(cJSON *given, cJSON *defs,
     cJSON **out);
 static char *ngx_govsvc_case_print(ngx_pool_t *pool, cJSON *json);
 static const char *ngx_govsvc_member(cJSON *obj, const char *name);
+static const char *ngx_govsvc_case_dates(ngx_govsvc_case_t *cs,
+    const char *extra);
 static ngx_int_t ngx_govsvc_case_version(ngx_govsvc_ctx_t *ctx,
     ngx_govsvc_case_t *cs);
 static void ngx_govsvc_case_suspension(ngx_govsvc_pg_t *pg,
@@ -340,11 +342,16 @@ ngx_govsvc_cases_get(ngx_govsvc_ctx_t *ctx)
                                      "not_found", "no such case", NULL);
     }
 
+    cs->values[1] = (const char *) ctx->user->id_text;
+    cs->values[2] = ngx_govsvc_case_dates(cs, NULL);
+
     return ngx_govsvc_query(ctx,
-        "SELECT " NGX_GOVSVC_CASE_COLUMNS("c") ", c.department, d.region"
+        "SELECT " NGX_GOVSVC_CASE_COLUMNS("c") ", c.department, d.region,"
+        "  array_to_json(govsvc_case_actions(c, $2::bigint, $3::jsonb))"
+        "  AS actions"
         " FROM cases c JOIN departments d ON d.id = c.department"
         " WHERE c.case_no = $1 AND c.state <> 'deleted'",
-        1, cs->values, ngx_govsvc_case_found, cs);
+        3, cs->values, ngx_govsvc_case_found, cs);
 }
 
 
@@ -688,11 +695,38 @@ ngx_govsvc_case_suspension(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 static ngx_int_t
 ngx_govsvc_case_act(ngx_govsvc_case_t *cs, const char *extra)
 {
-    char                     today[11];
-    const char             **v;
-    ngx_govsvc_main_conf_t  *gmcf;
+    const char  **v;
 
     v = cs->values;
+
+    v[4] = ngx_govsvc_case_dates(cs, extra);
+    ngx_govsvc_actor(cs->ctx, &v[5]);           /* [5], [6], [7] */
+
+    /* the case's JSON is built inside the function, where the opinion it
+     * has just written is visible */
+    return ngx_govsvc_query(cs->ctx,
+        "SELECT a.case_json, govsvc_case_clock(a.c), a.query_password,"
+        "  array_to_string(a.lists, ' '),"
+        "  array_to_json(govsvc_case_actions(a.c, $6::bigint, $5::jsonb))"
+        "  AS actions"
+        " FROM govsvc_case_act($1, $2::int, $3, $4::jsonb, $5::jsonb,"
+        "  $6::bigint, $7, $8) a",
+        8, v, ngx_govsvc_case_acted, cs);
+}
+
+
+/*
+ * The node's dates the rules of an action read (today, the days after
+ * which a draft is abnormal), as JSON in cs->dates; extra is appended
+ * inside the object.
+ */
+
+static const char *
+ngx_govsvc_case_dates(ngx_govsvc_case_t *cs, const char *extra)
+{
+    char                     today[11];
+    ngx_govsvc_main_conf_t  *gmcf;
+
     gmcf = ngx_http_get_module_main_conf(cs->ctx->request, ngx_govsvc_module);
 
     gs_date_format(ngx_govsvc_today(), today);
@@ -702,17 +736,7 @@ ngx_govsvc_case_act(ngx_govsvc_case_t *cs, const char *extra)
                  gmcf->draft_stale_days, extra ? extra : "");
     cs->dates[sizeof(cs->dates) - 1] = '\0';
 
-    v[4] = cs->dates;
-    ngx_govsvc_actor(cs->ctx, &v[5]);           /* [5], [6], [7] */
-
-    /* the case's JSON is built inside the function, where the opinion it
-     * has just written is visible */
-    return ngx_govsvc_query(cs->ctx,
-        "SELECT a.case_json, govsvc_case_clock(a.c), a.query_password,"
-        "  array_to_string(a.lists, ' ')"
-        " FROM govsvc_case_act($1, $2::int, $3, $4::jsonb, $5::jsonb,"
-        "  $6::bigint, $7, $8) a",
-        8, v, ngx_govsvc_case_acted, cs);
+    return cs->dates;
 }
 
 
@@ -789,8 +813,9 @@ static ngx_int_t
 ngx_govsvc_case_render(ngx_govsvc_ctx_t *ctx, PGresult *res,
     ngx_uint_t with_password, ngx_str_t *body)
 {
+    int          col;
     char        *text;
-    cJSON       *json, *deadline;
+    cJSON       *json, *deadline, *actions;
     ngx_int_t    rc;
 
     json = cJSON_ParseWithLength(PQgetvalue(res, 0, 0),
@@ -809,6 +834,19 @@ ngx_govsvc_case_render(ngx_govsvc_ctx_t *ctx, PGresult *res,
 
     } else if (cJSON_AddNullToObject(json, "deadline") == NULL) {
         goto done;
+    }
+
+    /* what the user may do now, where the statement asked for it */
+    col = PQfnumber(res, "actions");
+
+    if (col >= 0) {
+        actions = cJSON_ParseWithLength(PQgetvalue(res, 0, col),
+                                        PQgetlength(res, 0, col));
+        if (actions == NULL) {
+            goto done;
+        }
+
+        cJSON_AddItemToObject(json, "actions", actions);
     }
 
     /* accept's answer alone: the only time it is shown but on paper */

@@ -95,6 +95,12 @@ sub worklist {
     return [ map { $_->{case_no} } @{ $r->{json}{items} } ];
 }
 sub has { my ($list, $c) = @_; return scalar grep { $_ eq $c->{case_no} } @$list }
+# the actions the case page offers $who now (the case's "actions")
+sub actions {
+    my ($c, $who) = @_;
+    my $r = get_case($c, $who);
+    return join ',', @{ $r->{json}{actions} // ['none given'] };
+}
 sub working_day {
     my ($from, $n) = @_;
     return $t->psql("SELECT govsvc_working_day(:'f'::date, :'n'::int)",
@@ -104,8 +110,18 @@ sub working_day {
 # ---- accepted: the first step, its deadline --------------------------------
 
 my $c = new_case();
+is(actions($c), 'accept,reject,request_correction',
+   'a draft offers the window its three outcomes');
+is(actions($c, 'handler'), '', 'and a handler nothing');
 ok_notice($c, { kind => 'acceptance' });
 $c = ok_act($c, { action => 'accept' }, 'clerk', 'accepted');
+is(join(',', @{ $c->{actions} }), '',
+   'the answer lists what the actor may do next: the window nothing');
+is(actions($c, 'handler'), 'pass,return,suspend',
+   'the 初审 handler may pass, return or suspend');
+is(actions($c, 'approver'), 'extend', 'an approver may extend');
+is(actions($c, 'reviewer'), '', 'the reviewer nothing yet');
+is(actions($c, 'sup'), '', 'a supervisor acts on no case');
 is($c->{state}, 'in_progress', 'in progress');
 is($c->{step}, 'handle', 'at the first step, 初审');
 is($c->{deadline}{kind}, 'promised', 'the deadline is the promised date');
@@ -178,6 +194,8 @@ $c = ok_act($c, { action => 'suspend', procedure => 'expert_review',
                   reason => '需专家评审', days => 5 }, 'reviewer',
             'suspended');
 is($c->{state}, 'suspended', 'state suspended');
+is(actions($c, 'reviewer'), 'resume', 'a suspended case may only resume');
+is(actions($c, 'approver'), '', 'and is not extended meanwhile');
 ok($c->{deadline}{paused}, 'the clock is paused');
 is($c->{special_procedures}[0]{kind}, 'expert_review', 'the procedure listed');
 ok(!defined $c->{special_procedures}[0]{ended_at}, 'running');
@@ -224,6 +242,7 @@ like($yq->{notice_no}, qr/-YQ-/, 'numbered as a 延期通知书');
 $due = $c->{deadline}{due_date};
 $c = ok_act($c, { action => 'extend', reason => '情况复杂', days => 3 },
             'approver', 'extended');
+is(actions($c, 'approver'), '', 'extended once, not again');
 is($c->{deadline}{due_date}, working_day($due, 3),
    'due 3 working days later');
 is($c->{extension}{days}, 3, 'the extension is shown');
@@ -238,6 +257,8 @@ is($c->{step}, 'approve', 'on to 决定');
 $c = ok_act($c, { action => 'pass', opinion => '准予许可' }, 'approver',
             '决定 passed');
 is($c->{step}, 'complete', 'on to 办结');
+is(actions($c), 'complete', 'at 办结 the window may complete');
+is(actions($c, 'approver'), '', 'nobody else');
 ok(has(worklist('clerk'), $c), 'back in the clerk\'s 待办');
 $t->refused(act($c, { action => 'complete', result => 'approved',
                   licence_no => 'JY14301020000001',
@@ -287,6 +308,7 @@ $rt = ok_act($rt, { action => 'return', opinion => '不符合条件' }, 'handler
             'returned to the window (退窗)');
 is($rt->{step}, 'complete', 'straight to 办结');
 is($rt->{result}, 'refused', 'with the result refused');
+is(actions($rt), 'complete', 'a returned case may be completed');
 $t->refused(notice($rt, { kind => 'approval_decision' }), 409, 'invalid_state',
         'no approval decision for a returned case');
 ok_notice($rt, { kind => 'refusal_decision', reason => '不符合法定条件' });
@@ -333,6 +355,12 @@ is($kind{$x->{case_no}}, 'correction_overdue', 'a correction past its deadline')
 is($kind{$stale->{case_no}}, 'draft_stale',
    'a draft older than govsvc_abnormal_draft_days');
 ok(!exists $kind{$fresh->{case_no}}, 'not a fresh draft');
+is(actions($x), 'resubmit,void,delete',
+   'a correction past its deadline may be resubmitted, voided or deleted');
+is(actions($stale), 'accept,reject,request_correction,void,delete',
+   'a stale draft may still be accepted, or voided or deleted');
+is(actions($fresh), 'accept,reject,request_correction',
+   'a fresh draft not voided or deleted');
 $r = $t->req(GET => '/api/v1/abnormal?kind=draft_stale', tls => 1,
              headers => $h{clerk});
 is_deeply([ map { $_->{case_no} } @{ $r->{json}{items} } ],
@@ -361,6 +389,7 @@ $x = ok_act($x, { action => 'void', reason => '逾期未补正' }, 'clerk',
             'voided (作废办结)');
 is($x->{state}, 'voided', 'state voided');
 is($x->{result_code}, 5, 'result code 5 补正不来办结');
+is(actions($x), '', 'a voided case offers nothing');
 ok_act($stale, { action => 'delete', reason => '逾期不来办理' }, 'clerk',
        'deleted (删除办结)');
 $t->refused(get_case($stale), 404, 'not_found', 'a deleted case is hidden');

@@ -117,6 +117,8 @@ sub accepted_case {
 # ---- forwarded at the county ------------------------------------------------
 
 my $own = accepted_case('T-001', '芙蓉区自己的事项', 'own_clerk');
+ok(!grep({ $_ eq 'forward' } @{ $own->{actions} }),
+   'a case of a county item does not offer 转报');
 my $r = req_as($county, $kh, POST => "/api/v1/cases/$own->{case_no}/actions",
                own_clerk => { action => 'forward', version => $own->{version},
                           opinion => '报市局' });
@@ -125,6 +127,8 @@ $county->refused($r, 409, 'invalid_state', 'forward of a county item');
 my $c = accepted_case('F-001', '某某市级许可', 'clerk');
 my $password = $c->{query_password};
 like($password, qr/\S{6,}/, 'the query password of the accept answer');
+ok(grep({ $_ eq 'forward' } @{ $c->{actions} }),
+   'a case of a city item offers the window 转报');
 
 $r = req_as($county, $kh, POST => "/api/v1/cases/$c->{case_no}/actions",
             handler => { action => 'forward', version => $c->{version},
