@@ -525,6 +525,7 @@ ngx_int_t ngx_govsvc_sessions_create(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_sessions_cert(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_sessions_delete(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_me(ngx_govsvc_ctx_t *ctx);
+ngx_int_t ngx_govsvc_me_colleagues(ngx_govsvc_ctx_t *ctx);
 
 
 /* ---- ngx_govsvc_items.c: the catalog of service items (事项) ---- */

@@ -79,6 +79,8 @@ static const ngx_govsvc_route_t  ngx_govsvc_api_routes[] = {
     { NGX_HTTP_DELETE, "/api/v1/sessions/current",
       ngx_govsvc_sessions_delete, 0, ANY, "sessions_delete" },
     { GET, "/api/v1/me", ngx_govsvc_me, 0, ANY, "me" },
+    { GET, "/api/v1/me/colleagues", ngx_govsvc_me_colleagues, 0, STAFF,
+      "me_colleagues" },
 
     { GET, "/api/v1/items", ngx_govsvc_items_list, 0, 0, "items_list" },
     { NGX_HTTP_POST, "/api/v1/items", ngx_govsvc_items_create, JSON, ADMIN,

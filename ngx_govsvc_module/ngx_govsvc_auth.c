@@ -969,6 +969,33 @@ ngx_govsvc_me(ngx_govsvc_ctx_t *ctx)
 }
 
 
+/*
+ * GET /api/v1/me/colleagues: the active users of the caller's department,
+ * the ones a reply may name as its replier (回复人); names and roles only.
+ */
+
+ngx_int_t
+ngx_govsvc_me_colleagues(ngx_govsvc_ctx_t *ctx)
+{
+    const char  **values;
+
+    values = ngx_palloc(ctx->request->pool, sizeof(const char *));
+    if (values == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    values[0] = (const char *) ctx->user->id_text;
+
+    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK,
+        "SELECT json_build_object('items', coalesce(json_agg("
+        "  json_build_object('id', u.id, 'name', u.name, 'roles', u.roles)"
+        "  ORDER BY u.name, u.id), '[]'))"
+        " FROM users me JOIN users u ON u.department = me.department"
+        " WHERE me.id = $1::bigint AND u.active",
+        1, values);
+}
+
+
 static ngx_int_t
 ngx_govsvc_set_cookie(ngx_http_request_t *r, u_char *token, time_t max_age)
 {

@@ -199,6 +199,23 @@ is(staff(clerk2 => "/api/v1/consultations/$q4->{id}")->{status}, 200,
 
 # ---- replies: every refusal, then public and private ----------------------
 
+# the page's choice of replier: the active users of one's own department
+my $r0 = $t->req(GET => '/api/v1/me/colleagues', tls => 1, headers => $h{clerk});
+is($r0->{status}, 200, 'colleagues') or diag $r0->{body};
+is_deeply([ map { "$_->{id}:$_->{name}" } @{ $r0->{json}{items} // [] } ],
+          [ map { "$uid{$_->[0]}:$_->[1]" }
+            sort { $a->[1] cmp $b->[1] }
+            [clerk => '张窗口'], [handler => '王承办'] ],
+          'of the department only, the one who left not among them');
+is_deeply($r0->{json}{items}[0]{roles}, [ $r0->{json}{items}[0]{name} eq '张窗口'
+                                          ? 'clerk' : 'handler' ],
+          'with their roles');
+is_deeply([ map { $_->{id} } @{ $t->req(GET => '/api/v1/me/colleagues', tls => 1,
+                                        headers => $h{clerk2})->{json}{items} } ],
+          [ $uid{clerk2} ], 'another department sees its own');
+is($t->req(GET => '/api/v1/me/colleagues', tls => 1)->{status}, 401,
+   'not without a session');
+
 $before = written();
 my %ok = (content => '请携带身份证和申请表。', replier => $uid{handler} + 0,
           visibility => 'public');
