@@ -238,7 +238,7 @@ export const RESULT_CODE = {
 export const ACTION = {
   accept: '受理', reject: '不予受理', request_correction: '补正补齐', resubmit: '补正后重新提交',
   pass: '通过', return: '退窗', suspend: '特别程序', resume: '特别程序结束', extend: '延期',
-  complete: '办结', void: '作废办结', delete: '删除办结',
+  complete: '办结', forward: '转报', void: '作废办结', delete: '删除办结',
 };
 export const PROCEDURE = {
   hearing: '听证', tendering: '招标', auction: '拍卖', inspection: '检验', testing: '检测',

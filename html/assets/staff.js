@@ -574,31 +574,36 @@ function caseActions(c, abnormal, stepName) {
     doBtn.addEventListener('click', () => post(action, actionParams ? actionParams(params) : params));
     return { printBtn, doBtn, reset: () => { doBtn.disabled = true; } };
   };
-  const role = c.step_role;
+  // the server lists what this user may do now (govsvc_case_actions)
+  const may = (action) => (c.actions || []).includes(action);
   let any = false;
   if (c.read_only) {   // a copy held for a node below: acted on there
     box.append(h('p.muted', '这是下级节点办件的只读副本，只能在办理节点操作。'));
     return box;
   }
 
-  if (['draft', 'correction'].includes(c.state) && has('clerk') && !abnormal) {
+  // opened from 异常办结: the page is about ending it, not accepting it
+  if ((may('accept') || may('resubmit')) && !abnormal) {
     any = true;
     box.append(h('p', h('a', { href: '#/accept/' + c.case_no, id: 'to-accept' }, '进入办件受理')));
   }
 
-  if (c.state === 'in_progress' && c.step !== 'complete' && role && has(role)) {
+  if (may('pass')) {
     any = true;
     const f = h('form#step-form', { novalidate: true },
       field('审批意见', textarea('opinion', { id: 'opinion' }), { required: true }),
       h('div.actions',
         h('button.primary#do-pass', { type: 'submit' }, `完成${stepName(c.step)}`),
-        h('button.danger#do-return', { type: 'button' }, '退窗')));
+        may('return') ? h('button.danger#do-return', { type: 'button' }, '退窗') : null));
     f.addEventListener('submit', (e) => { e.preventDefault(); if (validate(f)) post('pass', { opinion: f.opinion.value.trim() }, `已完成${stepName(c.step)}`); });
-    f.querySelector('#do-return').addEventListener('click', () => {
+    f.querySelector('#do-return')?.addEventListener('click', () => {
       if (validate(f) && confirm('确定退窗（否决办理）？')) post('return', { opinion: f.opinion.value.trim() }, '已退窗');
     });
     box.append(f);
+  }
 
+  if (may('suspend')) {
+    any = true;
     const sf = h('form#special-form', { novalidate: true }, h('h3', '特别程序申请'),
       h('div.grid',
         field('程序', select('procedure', Object.entries(PROCEDURE), { id: 'sp-procedure' })),
@@ -615,7 +620,7 @@ function caseActions(c, abnormal, stepName) {
   if (c.state === 'in_progress' && c.step !== 'complete' && has('approver') && extended) {
     box.append(h('p.muted', '本办件已延期（延期只能一次）。'));
   }
-  if (c.state === 'in_progress' && c.step !== 'complete' && has('approver') && !extended) {
+  if (may('extend')) {
     any = true;
     const ef = h('form#extend-form', { novalidate: true }, h('h3', '延期（一次，至多 10 个工作日）'),
       h('div.grid', field('延期工作日', input('days', { type: 'number', min: 1, max: 10, value: '3', id: 'ext-days' }), { required: true }),
@@ -626,7 +631,7 @@ function caseActions(c, abnormal, stepName) {
     box.append(ef);
   }
 
-  if (c.state === 'suspended' && role && has(role)) {
+  if (may('resume')) {
     any = true;
     const rf = h('form#resume-form', { novalidate: true },
       field('特别程序结果', textarea('result', { id: 'sp-result' }), { required: true }),
@@ -635,7 +640,7 @@ function caseActions(c, abnormal, stepName) {
     box.append(rf);
   }
 
-  if (c.state === 'in_progress' && c.step === 'complete' && has('clerk')) {
+  if (may('complete')) {
     any = true;
     const refusedOnly = c.result === 'refused';
     const cf = h('form#complete-form', { novalidate: true }, h('h3', '办结'),
@@ -672,16 +677,29 @@ function caseActions(c, abnormal, stepName) {
     box.append(cf);
   }
 
-  if (abnormal && has('clerk') && ['draft', 'correction'].includes(c.state)) {
+  if (may('forward')) {
+    any = true;
+    const ff = h('form#forward-form', { novalidate: true }, h('h3', '转报上级'),
+      h('p.muted', '本事项由上级决定：转报后本办件在此办结（转报），由上级受理办理，结果回传本级。'),
+      field('转报意见', textarea('opinion', { id: 'forward-opinion' }), { required: true }),
+      h('div.actions', h('button#do-forward', { type: 'submit' }, '转报')));
+    ff.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (validate(ff) && confirm('确定转报上级？')) post('forward', { opinion: ff.opinion.value.trim() }, '已转报');
+    });
+    box.append(ff);
+  }
+
+  if (may('void') || may('delete')) {
     any = true;
     const af = h('form#abnormal-form', { novalidate: true }, h('h3', '异常办结'),
       field('处理原因', textarea('reason', { id: 'abn-reason' }), { required: true }),
       h('div.actions',
-        h('button.danger#do-void', { type: 'button' }, '作废办结'),
-        h('button.danger#do-delete', { type: 'button' }, '删除办结'),
+        may('void') ? h('button.danger#do-void', { type: 'button' }, '作废办结') : null,
+        may('delete') ? h('button.danger#do-delete', { type: 'button' }, '删除办结') : null,
         h('a', { href: '#/abnormal' }, '返回')));
-    af.querySelector('#do-void').addEventListener('click', () => { if (validate(af) && confirm('确定作废办结？')) post('void', { reason: af.reason.value.trim() }).then((ok) => { if (ok) { keepFlash = true; location.hash = '#/abnormal'; } }); });
-    af.querySelector('#do-delete').addEventListener('click', () => { if (validate(af) && confirm('确定删除办结？删除后办件不再出现在列表中。')) post('delete', { reason: af.reason.value.trim() }).then((ok) => { if (ok) { keepFlash = true; location.hash = '#/abnormal'; } }); });
+    af.querySelector('#do-void')?.addEventListener('click', () => { if (validate(af) && confirm('确定作废办结？')) post('void', { reason: af.reason.value.trim() }).then((ok) => { if (ok) { keepFlash = true; location.hash = '#/abnormal'; } }); });
+    af.querySelector('#do-delete')?.addEventListener('click', () => { if (validate(af) && confirm('确定删除办结？删除后办件不再出现在列表中。')) post('delete', { reason: af.reason.value.trim() }).then((ok) => { if (ok) { keepFlash = true; location.hash = '#/abnormal'; } }); });
     box.append(af);
   }
 
@@ -758,11 +776,12 @@ async function consultPage(id) {
       ['回复人', c.replier && c.replier.name], ['回复类型', c.visibility === 'public' ? '公开' : '私密'],
       ['回复时间', fmtTime(c.replied_at)]])));
   } else {
+    const { items: staff } = await api('GET', '/api/v1/me/colleagues');
     const f = h('form#reply-form.panel', { novalidate: true }, h('h3', '回复'),
       field('回复内容', textarea('content', { rows: 5, id: 'reply-content', maxlength: 5000 }), { required: true }),
       h('div.grid',
-        field('回复人（用户编号）', input('replier', { type: 'number', value: String(me.id), id: 'replier' }),
-          { required: true, hint: `默认为本人：${me.name}（${me.id}）` }),
+        field('回复人', select('replier', staff.map((u) => [String(u.id), u.name]),
+          { id: 'replier', value: String(me.id) }), { required: true, hint: '本部门在岗人员，默认为本人' }),
         field('回复类型', select('visibility', [['public', '公开'], ['private', '私密']], { id: 'visibility' }))),
       h('div.actions', h('button.primary', { type: 'submit' }, '回复'), h('a', { href: '#/consult' }, '返回')));
     f.addEventListener('submit', async (e) => {
