@@ -73,6 +73,8 @@ static ngx_msec_t ngx_govsvc_sync_backoff(ngx_govsvc_sync_client_t *cl,
 static ngx_int_t ngx_govsvc_sync_sql(ngx_govsvc_sync_client_t *cl,
     const char *sql, int n, const char **values,
     ngx_govsvc_pg_handler_pt handler);
+static ngx_int_t ngx_govsvc_sync_answered(ngx_govsvc_sync_client_t *cl,
+    u_char *value, size_t len);
 static u_char *ngx_govsvc_sync_value(ngx_govsvc_sync_client_t *cl,
     ngx_govsvc_pg_t *pg, PGresult *res, size_t *len);
 
@@ -620,6 +622,79 @@ ngx_govsvc_sync_value(ngx_govsvc_sync_client_t *cl, ngx_govsvc_pg_t *pg,
 }
 
 
+/*
+ * govsvc_sync_answered()'s JSON: logs what a restore from an older backup
+ * (of this node or of one below) did, and returns the count of events
+ * acknowledged for the first time, or NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_govsvc_sync_answered(ngx_govsvc_sync_client_t *cl, u_char *value,
+    size_t len)
+{
+    char       *text;
+    cJSON      *json, *moved, *renumbered, *diverged;
+    ngx_int_t   n;
+
+    json = cJSON_ParseWithLength((const char *) value, len);
+
+    moved = cJSON_GetObjectItemCaseSensitive(json, "moved");
+    renumbered = cJSON_GetObjectItemCaseSensitive(json, "renumbered");
+    diverged = cJSON_GetObjectItemCaseSensitive(json, "diverged");
+
+    if (!cJSON_IsNumber(moved) || !cJSON_IsNumber(renumbered)
+        || !cJSON_IsObject(diverged))
+    {
+        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
+                      "govsvc: sync with the parent: unexpected record "
+                      "of its answer: %*s", ngx_min(len, 512), value);
+        cJSON_Delete(json);
+        return NGX_ERROR;
+    }
+
+    n = (ngx_int_t) moved->valuedouble;
+
+    if (renumbered->valuedouble > 0) {
+        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+                      "govsvc: the parent holds other events under numbers "
+                      "this node gave again (restored from an older "
+                      "backup?): %i of its events were numbered again after "
+                      "the parent's and go up with the next round (see "
+                      "DEPLOYMENT.md, Backup and restore)",
+                      (ngx_int_t) renumbered->valuedouble);
+
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "ahead")))
+    {
+        /* a parent that acknowledges what it holds, not what it was
+         * sent: events numbered again may have been skipped there */
+        ngx_log_error(NGX_LOG_ALERT, cl->log, 0,
+                      "govsvc: the parent holds events of this node beyond "
+                      "its outbox (restored from an older backup?): those "
+                      "numbered again since the restore may have been "
+                      "skipped there and exist only here; the outbox now "
+                      "numbers on after the parent's (see DEPLOYMENT.md, "
+                      "Backup and restore)");
+    }
+
+    if (diverged->child != NULL) {
+        text = cJSON_PrintUnformatted(diverged);
+
+        ngx_log_error(NGX_LOG_ALERT, cl->log, 0,
+                      "govsvc: the parent holds other events than this node "
+                      "relayed, of origin:first number %s: that node was "
+                      "restored from an older backup after this one "
+                      "relayed its events; they were skipped at the parent "
+                      "(see DEPLOYMENT.md, Backup and restore)",
+                      text ? text : "?");
+        cJSON_free(text);
+    }
+
+    cJSON_Delete(json);
+
+    return n;
+}
+
+
 /* ---- push: the outbox and the children's events, up ---- */
 
 static void
@@ -683,7 +758,8 @@ ngx_govsvc_sync_pending(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 
 
 /*
- * 200 {"acked":{ORIGIN: SEQ}}: recorded, then the pull.  409
+ * 200 {"acked":{ORIGIN: SEQ}, "diverged":{...}}: recorded (this node's
+ * diverged events numbered again, see sql/0024), then the pull.  409
  * sequence_gap {"error":{"expected":{ORIGIN: SEQ}}}: the parent lost
  * what it had acknowledged (restored from a backup): the next round
  * resends from there.  Anything else: the round failed.
@@ -694,23 +770,26 @@ ngx_govsvc_sync_pushed(ngx_govsvc_sync_client_t *cl, ngx_uint_t status,
     u_char *body, size_t len)
 {
     char         *text;
-    cJSON        *json, *acked;
+    cJSON        *json, *acked, *answer;
     const char  **v, *sql;
 
     json = (status == NGX_HTTP_OK || status == NGX_HTTP_CONFLICT)
            ? cJSON_ParseWithLength((const char *) body, len) : NULL;
 
     acked = NULL;
+    answer = NULL;
     sql = NULL;
 
     if (status == NGX_HTTP_OK) {
         acked = cJSON_GetObjectItemCaseSensitive(json, "acked");
-        sql = "SELECT govsvc_sync_acked($1, $2, $3::jsonb)";
+        answer = json;
+        sql = "SELECT govsvc_sync_answered($1, $2, $3::jsonb)";
 
     } else if (status == NGX_HTTP_CONFLICT) {
         acked = cJSON_GetObjectItemCaseSensitive(
                     cJSON_GetObjectItemCaseSensitive(json, "error"),
                     "expected");
+        answer = acked;
         sql = "SELECT govsvc_sync_rewind($1, $2, $3::jsonb)";
     }
 
@@ -732,7 +811,7 @@ ngx_govsvc_sync_pushed(ngx_govsvc_sync_client_t *cl, ngx_uint_t status,
                       ngx_min(len, 512), body);
     }
 
-    text = cJSON_PrintUnformatted(acked);
+    text = cJSON_PrintUnformatted(answer);
     cJSON_Delete(json);
 
     v = ngx_palloc(cl->pool, 3 * sizeof(const char *));
@@ -775,39 +854,16 @@ ngx_govsvc_sync_recorded(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_sync_client_t *cl = data;
 
-    u_char                *moved;
+    u_char                *value;
     size_t                 len;
     ngx_int_t              n;
     ngx_govsvc_metrics_t  *m;
 
-    moved = ngx_govsvc_sync_value(cl, pg, res, &len);
+    value = ngx_govsvc_sync_value(cl, pg, res, &len);
 
-    if (moved == NULL) {
+    if (value == NULL) {
         ngx_govsvc_sync_round_end(cl, NGX_ERROR);
         return;
-    }
-
-    n = (len && moved[0] == '-') ? -ngx_atoi(moved + 1, len - 1)
-                                 : ngx_atoi(moved, len);
-
-    if (n < 0) {
-        /* the parent holds more of this node's events than it numbered:
-         * restored from a backup; the sequence has moved past them */
-        ngx_log_error(NGX_LOG_ALERT, cl->log, 0,
-                      "govsvc: the parent holds events of this node beyond "
-                      "its outbox (restored from an older backup?): of the "
-                      "%i events just sent, those numbered again since the "
-                      "restore were skipped there and exist only here; the "
-                      "outbox now numbers on after the parent's (see "
-                      "DEPLOYMENT.md, Backup and restore)",
-                      -1 - n);
-        n = 0;
-    }
-
-    m = ngx_govsvc_metrics();
-
-    if (m && n > 0) {
-        ngx_atomic_fetch_add(&m->sync_events, n);
     }
 
     if (!cl->pushed) {
@@ -815,6 +871,19 @@ ngx_govsvc_sync_recorded(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         cl->pushed = 1;
         ngx_govsvc_sync_round_end(cl, NGX_OK);
         return;
+    }
+
+    n = ngx_govsvc_sync_answered(cl, value, len);
+
+    if (n == NGX_ERROR) {
+        ngx_govsvc_sync_round_end(cl, NGX_ERROR);
+        return;
+    }
+
+    m = ngx_govsvc_metrics();
+
+    if (m && n > 0) {
+        ngx_atomic_fetch_add(&m->sync_events, n);
     }
 
     ngx_govsvc_sync_pull(cl);

@@ -78,7 +78,7 @@ is_deeply([ map { $_->{region} } @{ $r->{json}{children} } ],
 sub event {
     my ($origin, $seq, %o) = @_;
     my $data = '{"state": "draft"}';
-    my $case = "${origin}20261129" . sprintf('%06d', $seq);
+    my $case = $o{case} // "${origin}20261129" . sprintf('%06d', $seq);
     return { origin => $origin, seq => $seq, type => 'case.created',
              case_no => $case, at => '2026-11-29T09:00:00+08:00',
              data => { state => 'draft' },
@@ -105,6 +105,20 @@ is(held(), 3, 'and applied once');
 $r = batch('430102', map { event('430102', $_) } 2 .. 4);
 is_deeply($r->{json}{acked}, { 430102 => 4 }, 'an overlapping batch: 4');
 is(held(), 4, 'only the new one kept');
+$r = batch('430102', map { event('430102', $_) } 1 .. 2);
+is_deeply([ $r->{status}, $r->{json}{acked} ], [ 200, { 430102 => 2 } ],
+          'held further: acknowledged no further than the batch went');
+ok(!exists $r->{json}{diverged}, 'the same events: nothing diverged');
+my $other = event('430102', 3, case => '43010220261129999999');
+$r = batch('430102', event('430102', 2), $other, event('430102', 4));
+is($r->{status}, 200, 'a batch with another event under a held number')
+    or diag $r->{body};
+is_deeply($r->{json}{diverged}, { 430102 => { from => 3, held => 4 } },
+          'answered as diverged from there, with what is held');
+is_deeply($r->{json}{acked}, { 430102 => 4 }, 'acknowledged as compared');
+is(held(), 4, 'nothing of it kept');
+is($c->psql("SELECT case_no FROM sync_inbox WHERE seq = 3"),
+   '43010220261129000003', 'the held event stays');
 
 $r = batch('430102', event('430102', 5), event('430102', 7));
 $c->refused($r, 409, 'sequence_gap', 'a gap');

@@ -139,6 +139,18 @@ $last = outbox_last();
 ok($t->eventually(sub { held($prov) eq "$last:$last" }, 15),
    'a burst of 20 cases: all of it at the province');
 
+# ---- events resent that the city holds, the same: acknowledged again ----------
+
+my $before = outbox_last();
+$t->psql("UPDATE sync_upstream SET acked = acked - 2 WHERE origin = '430102'");
+ok($t->eventually(sub {
+       $t->psql("SELECT acked FROM sync_upstream WHERE origin = '430102'")
+           == $before
+   }, 10), 'two events resent: the city acknowledges them again');
+is(outbox_last(), $before, 'the same as it holds: nothing numbered again');
+unlike(GovSvc::Test::slurp($t->error_log), qr/numbered again/,
+       'and nothing said about it');
+
 # ---- the county restored from an older backup ----------------------------------
 
 # as if the backup had been taken three events ago, all acknowledged then
@@ -155,25 +167,37 @@ UPDATE sync_peers SET acknowledged = (SELECT last FROM outbox_seq
                                       WHERE origin = '430102')
     WHERE role = 'parent';
 SQL
-is(new_case('恢复之后')->{status}, 201, 'the restored county registers a case');
+my $restored = new_case('恢复之后');
+is($restored->{status}, 201, 'the restored county registers a case');
 ok($t->eventually(sub {
        $t->psql("SELECT last FROM outbox_seq WHERE origin = '430102'")
-           == $city_held
-   }, 10), 'its outbox numbers on after what the city holds');
-$t->expect_log(qr/holds events of this node beyond its outbox/);
+           == $city_held + 1
+   }, 10), 'its event, numbered again after what the city holds');
+$t->expect_log(qr/numbered again after the parent's/);
 like(GovSvc::Test::slurp($t->error_log),
-     qr/\[alert\].*holds events of this node beyond its outbox/,
-     'and the county raises the alarm');
+     qr/\[warn\].*1 of its events were numbered again after the parent's/,
+     'and the county says so');
+ok($city->eventually(sub {
+       $city->psql("SELECT seq FROM sync_inbox WHERE origin = '430102'"
+                   . " AND case_no = :'c'", c => $restored->{json}{case_no})
+           eq $city_held + 1
+   }, 10), 'the case registered after the restore reaches the city: nothing lost');
+is($city->psql("SELECT count(*) FROM sync_inbox WHERE origin = '430102'"
+               . " AND seq > :'h'", h => $city_held - 3), 4,
+   'the city keeps what it held and adds the one event');
 is(new_case('恢复之后二')->{status}, 201, 'the next case');
 ok($city->eventually(sub {
        $city->psql("SELECT max(seq) FROM sync_inbox WHERE origin = '430102'")
-           == $city_held + 1
-   }, 10), 'reaches the city, numbered after what it held');
+           == $city_held + 2
+   }, 10), 'reaches the city, numbered after it');
 $last = outbox_last();
 
 my $m = $t->req(GET => '/metrics');
 my ($events) = $m->{body} =~ /^govsvc_sync_events_total (\d+)$/m;
-is($events, $last, '/metrics: every event acknowledged by the parent, counted');
+# the numbers acknowledged again count again: the 2 resent, and the 3 the
+# restore took back
+is($events, $last + 5,
+   '/metrics: every acknowledgement by the parent, counted');
 my ($behind) = $m->{body} =~ /^govsvc_sync_behind_seconds (\d+)$/m;
 ok(defined $behind && $behind <= 2, "/metrics: caught up (behind $behind s)");
 like($m->{body}, qr/^govsvc_sync_rounds_total\{result="failed"\} [1-9]/m,
