@@ -15,6 +15,13 @@
  * configuration refuses host names, whose lookup would block) and never
  * cancelled with PQcancel (which blocks); a statement that runs over the
  * timeout costs its connection instead.
+ *
+ * A conninfo may name several servers (hostaddr=A,B port=P,Q
+ * target_session_attrs=read-write: a primary and its standbys).  libpq
+ * then tries them in turn inside PQconnectPoll, closing one socket and
+ * opening the next, which usually gets the number just freed; epoll
+ * forgot the old socket when it was closed, so the nginx connection is
+ * bound anew whenever the socket is another one, by number or by inode.
  */
 
 
@@ -40,6 +47,7 @@ typedef struct {
     ngx_govsvc_pg_pool_t     *pool;
     PGconn                   *conn;
     ngx_connection_t         *c;
+    ngx_file_uniq_t           sock;        /* the inode of c's socket */
     ngx_govsvc_pg_state_e     state;
     ngx_govsvc_pg_t          *user;        /* NULL: nobody waits for it */
     PGresult                 *result;
@@ -85,6 +93,7 @@ struct ngx_govsvc_pg_s {
 static ngx_int_t ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool);
 static ngx_int_t ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc);
+static ngx_uint_t ngx_govsvc_pg_moved(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_connect_handler(ngx_event_t *ev);
 static void ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_connect_failed(ngx_govsvc_pg_conn_t *pc);
@@ -417,10 +426,17 @@ static ngx_int_t
 ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc)
 {
     ngx_socket_t       fd;
+    ngx_file_info_t    fi;
     ngx_connection_t  *c;
 
     fd = PQsocket(pc->conn);
     if (fd == (ngx_socket_t) -1) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, pc->pool->log, ngx_errno,
+                      "govsvc: fstat() of a PostgreSQL socket failed");
         return NGX_ERROR;
     }
 
@@ -443,6 +459,7 @@ ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc)
     }
 
     pc->c = c;
+    pc->sock = ngx_file_uniq(&fi);
 
     return NGX_OK;
 }
@@ -455,6 +472,27 @@ ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc)
         ngx_govsvc_forget_connection(pc->c);
         pc->c = NULL;
     }
+}
+
+
+/* whether libpq's socket is another one than the one pc->c watches */
+
+static ngx_uint_t
+ngx_govsvc_pg_moved(ngx_govsvc_pg_conn_t *pc)
+{
+    ngx_socket_t     fd;
+    ngx_file_info_t  fi;
+
+    fd = PQsocket(pc->conn);
+
+    if (fd != pc->c->fd) {
+        return 1;
+    }
+
+    /* the same number: a new socket if the inode differs (a failed fstat
+     * also makes the caller bind again, which reports the error) */
+    return ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+           || ngx_file_uniq(&fi) != pc->sock;
 }
 
 
@@ -480,13 +518,7 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
 
     st = PQconnectPoll(pc->conn);
 
-    switch (st) {
-
-    case PGRES_POLLING_OK:
-        ngx_govsvc_pg_connected(pc);
-        return;
-
-    case PGRES_POLLING_FAILED:
+    if (st == PGRES_POLLING_FAILED) {
         /* one error when PostgreSQL goes away, not one per retry */
         level = pc->pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
         ngx_log_error(level, pc->pool->log, 0,
@@ -494,14 +526,16 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
                       PQerrorMessage(pc->conn));
         ngx_govsvc_pg_connect_failed(pc);
         return;
-
-    default:
-        break;
     }
 
-    /* libpq may have moved to another socket (the next address, or SSL
-     * refused and the connection tried again in the clear) */
-    if (PQsocket(pc->conn) != pc->c->fd) {
+    /* libpq may have moved to another socket: the next server of the
+     * conninfo (this one refused, or was not read-write), or SSL refused
+     * and the connection tried again in the clear */
+    if (ngx_govsvc_pg_moved(pc)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pc->pool->log, 0,
+                       "govsvc: PostgreSQL connection moved to fd %d",
+                       PQsocket(pc->conn));
+
         ngx_govsvc_pg_unbind(pc);
 
         if (ngx_govsvc_pg_bind(pc) != NGX_OK) {
@@ -510,6 +544,11 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
         }
 
         ngx_add_timer(pc->c->read, pc->pool->gmcf->pg_timeout);
+    }
+
+    if (st == PGRES_POLLING_OK) {
+        ngx_govsvc_pg_connected(pc);
+        return;
     }
 
     /* level-triggered write interest only while libpq wants to write */

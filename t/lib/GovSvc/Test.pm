@@ -58,6 +58,19 @@ package GovSvc::Test;
 #   $t->login_cert('clerk'); $t->cookie_auth($s); $t->default_department;
 #   $t->psql("SELECT id FROM users WHERE username = :'u'", u => 'zhang');
 #
+# PostgreSQL replication and failover:
+#   my $sb = $t->start_standby(name => 'standby1', sync => 1);
+#   $t->nginx_conninfo("hostaddr=127.0.0.1,127.0.0.1 port=" . $t->pg_port
+#       . ',' . $sb->port . ' dbname=govsvc user=govsvc'
+#       . ' target_session_attrs=read-write');
+#   $t->stop_nginx; $t->start_nginx;      # govsvc_postgres names both
+#   $t->stop_pg(mode => 'immediate');     # the primary crashes
+#   $sb->promote; $sb->psql('SELECT ...'); $sb->stop; $sb->start;
+#
+# Load: my $done = $t->load('name', 4, sub { $t->timed_req(...) });
+#   ...; my $lines = $done->();   # [status, code, key, case_no, sent, took]
+#   diag $t->statuses($lines);
+#
 # Strings: request bodies and JSON values go out as given (byte strings, as
 # literals in a test without `use utf8`; wide characters are UTF-8 encoded),
 # and come back as UTF-8 byte strings ($r->{json} too), as does psql().
@@ -251,6 +264,18 @@ sub conninfo {
         . " user=govsvc";
 }
 
+# nginx_conninfo(CONNINFO or undef): what govsvc_postgres gets at the next
+# start_nginx (undef: conninfo() again), e.g. a primary and its standbys:
+#   $t->nginx_conninfo("hostaddr=127.0.0.1,127.0.0.1 port=$p,$s"
+#                      . ' dbname=govsvc user=govsvc'
+#                      . ' target_session_attrs=read-write');
+#   $t->stop_nginx; $t->start_nginx;
+sub nginx_conninfo {
+    my ($self, $conninfo) = @_;
+    $self->{nginx_conninfo} = $conninfo;
+    return $conninfo;
+}
+
 sub start {
     my ($self) = @_;
     croak 'start: on the first instance' if $self->{parent};
@@ -399,15 +424,82 @@ sub start_pg {
     }
 }
 
+# stop_pg(mode => 'immediate'): pg_ctl's shutdown mode, fast by default;
+# immediate is a crash as far as clients can tell (no checkpoint, backends
+# killed), what a failover test does to the primary
 sub stop_pg {
-    my ($self) = @_;
-    return $self->{parent}->stop_pg if $self->{parent};
+    my ($self, %o) = @_;
+    return $self->{parent}->stop_pg(%o) if $self->{parent};
     return unless $self->{started}{pg};
     $self->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->_pg_data, '-m',
-        'fast', '-w', '-t', '30', 'stop'], as_pg => 1,
+        $o{mode} // 'fast', '-w', '-t', '30', 'stop'], as_pg => 1,
         log => "$self->{dir}/pg_ctl.log");
     delete $self->{started}{pg};
 }
+
+# start_standby(name => 'standby1', sync => 1): a streaming standby of this
+# PostgreSQL (pg_basebackup -R into DIR/pg-NAME, its own free port, the
+# same socket folder), started and streaming; returns its handle
+# (GovSvc::Test::Standby: port, conninfo, psql, stop, start, promote).
+# sync => 1 makes it the primary's synchronous standby
+# (synchronous_standby_names, synchronous_commit = on): a commit returns
+# only once the standby holds it.  stop() stops it with the rest.
+sub start_standby {
+    my ($self, %o) = @_;
+    return $self->{parent}->start_standby(%o) if $self->{parent};
+    croak 'start_standby: start PostgreSQL first' unless $self->{started}{pg};
+    my $name = $o{name} // 'standby' . (1 + @{ $self->{standbys} // [] });
+    croak "start_standby: bad name $name" unless $name =~ /\A\w+\z/;
+    my $data = "$self->{dir}/pg-$name";
+    my $log = "$self->{dir}/postgres-$name.log";
+    croak "start_standby: $data exists" if -e $data;
+    make_path($data);
+    chmod 0700, $data;
+    _spew($log, '');
+    _chown_run_user($data, $log);
+    my $primary = "hostaddr=127.0.0.1 port=$self->{pg_port} user=govsvc"
+        . " application_name=$name";
+    $self->_run(cmd => ["$PG_BIN/pg_basebackup", '-D', $data, '-R',
+                        '-X', 'stream', '-c', 'fast', '--no-sync',
+                        '-d', $primary],
+                as_pg => 1, log => "$self->{dir}/basebackup-$name.log",
+                die => 1);
+    my $sb = bless { t => $self, name => $name, data => $data, log => $log,
+                     sync => $o{sync} }, 'GovSvc::Test::Standby';
+    weaken($sb->{t});
+    # read last: the primary's own settings copied by pg_basebackup, then
+    # this standby's port and its primary
+    $sb->{port} = free_port();
+    _spew("$data/postgresql.auto.conf", <<"EOF", '>>:raw');
+# the standby $name, written by GovSvc::Test
+port = $sb->{port}
+primary_conninfo = '$primary'
+hot_standby = on
+EOF
+    push @{ $self->{standbys} }, $sb;
+    $sb->start;
+    if ($o{sync}) {
+        $self->psql("ALTER SYSTEM SET synchronous_commit = 'on'");
+        $self->psql("ALTER SYSTEM SET synchronous_standby_names = :'n'",
+                    n => $name);
+        $self->psql('SELECT pg_reload_conf()');
+    }
+    my $want = $o{sync} ? 'sync' : 'async';
+    my $state = '';
+    for (1 .. 500) {
+        $state = $self->psql("SELECT sync_state FROM pg_stat_replication"
+                             . " WHERE application_name = :'n'"
+                             . " AND state = 'streaming'", n => $name);
+        last if $state eq $want;
+        sleep 0.02;
+    }
+    croak "standby $name: not streaming ($want): '$state'\n" . slurp($log)
+        unless $state eq $want;
+    return $sb;
+}
+
+# the standbys of start_standby, in the order they were started
+sub standbys { @{ $_[0]{standbys} // [] } }
 
 # psql($sql, NAME => VALUE, ...): runs psql -X -At -q with ON_ERROR_STOP
 # against the test database, each NAME => VALUE given as `-v NAME=VALUE`
@@ -564,9 +656,10 @@ sub _render {
         WORKERS      => $self->{workers},
         HTTPS_PORT   => $self->{https_port},
         HTTP_PORT    => $self->{http_port},
-        PG_CONNINFO  => $self->{app_role}
-                        ? $self->conninfo =~ s/user=govsvc$/user=govsvc_app/r
-                        : $self->conninfo,
+        PG_CONNINFO  => $self->{nginx_conninfo}
+                        // ($self->{app_role}
+                            ? $self->conninfo =~ s/user=govsvc$/user=govsvc_app/r
+                            : $self->conninfo),
         REDIS_ADDR   => '127.0.0.1:' . ($self->{redis_port} // 6379),
         REDIS_OFF    => $self->{redis} ? '' : '# (redis => 0) ',
         NODE         => $self->{node},
@@ -879,6 +972,7 @@ sub stop {
     $self->check_log if -e $self->error_log;
     $self->stop_redis;
     $self->stop_pg;
+    $_->stop for $self->standbys;
     $self->_cleanup_dir;
 }
 
@@ -912,6 +1006,7 @@ sub _emergency_stop {
         $self->check_log if -e $self->error_log;
         $self->stop_redis;
         $self->stop_pg;
+        $_->stop for $self->standbys;
         $self->_cleanup_dir($failed);
         1;
     } or warn "GovSvc::Test: stopping: $@";
@@ -1445,6 +1540,129 @@ sub eventually {
         return $v if $v || Time::HiRes::time() > $until;
         Time::HiRes::sleep(0.02);
     }
+}
+
+# load(NAME, N, STEP): N forked children each calling STEP->(KEY) (KEY:
+# "NAME-CHILD-I", a new one each call) until told to stop; STEP returns the
+# responses of one round.  Returns a sub that stops them and returns one
+# array per response: [status, error code or '-', KEY, case_no or '-',
+# when it was sent (epoch seconds), how long it took].  Rounds after a
+# non-2xx answer wait pause => 0.05 s.
+sub load {
+    my ($self, $name, $n, $step, %o) = @_;
+    my $pause = $o{pause} // 0.05;
+    my $dir = $self->dir;
+    my @kids;
+    for my $k (1 .. $n) {
+        my $file = "$dir/load.$name.$k";
+        my $pid = fork // croak "fork: $!";
+        if ($pid == 0) {
+            open my $fh, '>', $file or POSIX::_exit(1);
+            $fh->autoflush(1);
+            my $i = 0;
+            until (-e "$dir/stop.$name") {
+                my $key = "$name-$k-" . $i++;
+                my $t0 = time;
+                my $failed;
+                for my $r ($step->($key)) {
+                    my $j = ref $r->{json} eq 'HASH' ? $r->{json} : {};
+                    my $code = ref $j->{error} eq 'HASH'
+                             ? $j->{error}{code} // '-' : '-';
+                    my $no = !$j->{error} ? $j->{case_no} // '-' : '-';
+                    $failed ||= $r->{status} !~ /^2/;
+                    printf $fh "%s %s %s %s %.3f %.3f\n", $r->{status}, $code,
+                        $key, $no, $r->{sent} // $t0,
+                        $r->{elapsed} // time - $t0;
+                }
+                sleep $pause if $failed && $pause;
+            }
+            close $fh;
+            POSIX::_exit(0);
+        }
+        push @kids, [$pid, $file];
+    }
+    return sub {
+        open my $s, '>', "$dir/stop.$name" or croak "stop.$name: $!";
+        close $s;
+        waitpid $_->[0], 0 for @kids;
+        my @lines;
+        for (@kids) {
+            open my $fh, '<', $_->[1] or croak "$_->[1]: $!";
+            push @lines, map { [split ' '] } <$fh>;
+        }
+        return \@lines;
+    };
+}
+
+# statuses(LINES of load): "STATUS CODE: COUNT, ..." for diagnostics
+sub statuses {
+    my ($self, $lines) = @_;
+    my %c;
+    $c{"$_->[0] $_->[1]"}++ for @$lines;
+    return join ', ', map { "$_: $c{$_}" } sort keys %c;
+}
+
+# timed_req(same as req): req, with sent (epoch seconds) and elapsed
+# (seconds) in the answer, for load steps that check how long each took
+sub timed_req {
+    my ($self, @args) = @_;
+    my $t0 = time;
+    my $r = $self->req(@args);
+    $r->{sent} = $t0;
+    $r->{elapsed} = time - $t0;
+    return $r;
+}
+
+package GovSvc::Test::Standby;
+
+# a standby of start_standby; the harness stops it with everything else
+
+use Carp qw(croak);
+
+sub name     { $_[0]{name} }
+sub port     { $_[0]{port} }
+sub data_dir { $_[0]{data} }
+sub log_file { $_[0]{log} }
+sub conninfo {
+    return "hostaddr=127.0.0.1 port=$_[0]{port} dbname=govsvc user=govsvc";
+}
+
+# psql(SQL, NAME => VALUE, ...): as the harness's psql, on this server
+sub psql {
+    my ($self, $sql, %vars) = @_;
+    my $t = $self->{t} or croak 'standby: harness gone';
+    local $t->{pg_port} = $self->{port};
+    return $t->psql_db('govsvc', $sql, %vars);
+}
+
+sub _pg_ctl {
+    my ($self, $die, @args) = @_;
+    my $t = $self->{t} or croak 'standby: harness gone';
+    return $t->_run(cmd => ["$PG_BIN/pg_ctl", '-D', $self->{data}, @args],
+                    as_pg => 1, log => "$t->{dir}/pg_ctl-$self->{name}.log",
+                    die => $die);
+}
+
+sub start {
+    my ($self) = @_;
+    return if $self->{running};
+    $self->_pg_ctl(1, '-l', $self->{log}, '-w', '-t', '30', 'start');
+    $self->{running} = 1;
+}
+
+# stop(mode => 'immediate'): fast by default
+sub stop {
+    my ($self, %o) = @_;
+    return unless $self->{running} && $self->{t};
+    $self->_pg_ctl(0, '-m', $o{mode} // 'fast', '-w', '-t', '30', 'stop');
+    delete $self->{running};
+}
+
+# promote: pg_ctl promote, waiting until it accepts writes
+sub promote {
+    my ($self) = @_;
+    $self->_pg_ctl(1, '-w', '-t', '30', 'promote');
+    $self->{promoted} = 1;
 }
 
 package GovSvc::Test::Async;
