@@ -195,7 +195,9 @@ ngx_govsvc_departments_get(ngx_govsvc_ctx_t *ctx)
 /*
  * PUT /api/v1/departments/{id} {"name"?, "phone"?}: a member left out
  * keeps its value, "phone": null clears it.  The region is not changed:
- * users and cases of the department belong to its node.
+ * users and cases of the department belong to its node.  Other members
+ * are ignored (a client may send back what it read); a PUT that changes
+ * nothing writes no audit entry.
  */
 
 ngx_int_t
@@ -238,8 +240,10 @@ ngx_govsvc_departments_update(ngx_govsvc_ctx_t *ctx)
         "  jsonb_strip_nulls(jsonb_build_object("
         "   'name', CASE WHEN d.name <> o.name THEN d.name END,"
         "   'phone', CASE WHEN d.phone IS DISTINCT FROM o.phone"
-        "    THEN coalesce(d.phone, '') END))) FROM d, o)"
-        " SELECT " NGX_GOVSVC_DEPARTMENT_JSON("d") " FROM d, a",
+        "    THEN coalesce(d.phone, '') END))) FROM d, o"
+        "  WHERE d.name <> o.name OR d.phone IS DISTINCT FROM o.phone)"
+        " SELECT " NGX_GOVSVC_DEPARTMENT_JSON("d")
+        " FROM d LEFT JOIN a ON true",
         7);
 }
 
@@ -361,8 +365,8 @@ ngx_govsvc_users_get(ngx_govsvc_ctx_t *ctx)
 
 /*
  * PUT /api/v1/users/{id} {"name"?, "department"?, "roles"?, "active"?}:
- * a member left out keeps its value.  The audit entry lists what changed;
- * it is user.disable when "active" goes false.  A disabled user's
+ * a member left out keeps its value.  The audit entry lists what changed
+ * (none when nothing did); it is user.disable when "active" goes false.  A disabled user's
  * sessions stop at once: the session check reads users.active on every
  * request.
  */
@@ -432,8 +436,10 @@ ngx_govsvc_users_update(ngx_govsvc_ctx_t *ctx)
         "   'roles', CASE WHEN u.roles <> o.roles"
         "    THEN to_jsonb(u.roles) END,"
         "   'active', CASE WHEN u.active <> o.active THEN u.active END)))"
-        "  FROM u, o)"
-        " SELECT " NGX_GOVSVC_USER_JSON("u") " FROM u, a",
+        "  FROM u, o WHERE u.name <> o.name"
+        "   OR u.department <> o.department OR u.roles <> o.roles"
+        "   OR u.active <> o.active)"
+        " SELECT " NGX_GOVSVC_USER_JSON("u") " FROM u LEFT JOIN a ON true",
         8);
 }
 

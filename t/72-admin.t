@@ -129,6 +129,12 @@ is(call(PUT => '/api/v1/departments/999999', $A,
         json => { name => 'x' })->{status}, 404, 'update unknown: 404');
 invalid(call(PUT => "/api/v1/departments/$d->{id}", $A,
              json => { name => '' }), 'name', 'empty name');
+$r = call(PUT => "/api/v1/departments/$d->{id}", $A, json => { x => 1 });
+is($r->{status}, 200, 'a PUT with no known member: 200');
+is($r->{json}{name}, '芙蓉区民政局（新）', 'and the department as it is');
+is(call(PUT => "/api/v1/departments/$d->{id}", $A,
+        json => { %{ $r->{json} } })->{status}, 200,
+   'what was read, sent back: 200');
 
 is(audit_count('department.create', "department:$d->{id}"), 1,
    'audit: department.create');
@@ -217,6 +223,11 @@ is($r->{json}{department}, $dept, 'department kept');
 is($t->psql("SELECT detail->>'name' FROM audit_log WHERE action ="
             . " 'user.update' AND object = 'user:$u->{id}'"), '王立新',
    'audit: user.update lists what changed');
+is(call(PUT => "/api/v1/users/$u->{id}", $A,
+        json => { name => '王立新', roles => ['reviewer'] })->{status}, 200,
+   'the same again: 200');
+is(audit_count('user.update', "user:$u->{id}"), 1,
+   'but no audit entry: nothing changed');
 invalid(call(PUT => "/api/v1/users/$u->{id}", $A,
              json => { department => 999999 }), 'department',
         'update: unknown department');
