@@ -17,6 +17,7 @@ PKGS=(
     clang libclang-rt-14-dev    # libFuzzer (make fuzz, part of make test)
     debhelper dpkg-dev          # make deb, part of make test
     chromium        # the browser tests (t/95-browser.t, playwright-core)
+    firefox-esr     # the same walk in Firefox (WebDriver BiDi)
     fonts-wqy-microhei  # Chinese glyphs in their failure screenshots
 )
 # node and npm for playwright-core: Debian's, unless a node is there already
