@@ -98,9 +98,14 @@ ngx_govsvc_notices_init_conf(ngx_conf_t *cf, ngx_govsvc_main_conf_t *gmcf)
     if (gmcf->signing_cert_file.len == 0
         && gmcf->signing_key_file.len == 0)
     {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "no govsvc_signing_certificate: notices will be "
-                           "issued unsigned");
+        /* only a node issues notices: the stock nginx.conf, with the
+         * module loaded by the package and no govsvc_* directive, stays
+         * silent */
+        if (gmcf->node.len != 0) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "no govsvc_signing_certificate: notices will "
+                               "be issued unsigned");
+        }
         return NGX_CONF_OK;
     }
 

@@ -40,6 +40,9 @@ like(`dpkg-query -W -f='\${Depends}' libnginx-mod-http-govsvc`,
 ($rc, $out) = run('/usr/sbin/nginx', '-t', '-q');
 is($rc, 0, 'the stock nginx.conf, with the module loaded: nginx -t')
     or diag $out;
+($rc, $out) = run('/usr/sbin/nginx', '-t');
+unlike($out, qr/govsvc/,
+       'and the module, without a govsvc_* directive there, says nothing');
 ok(-f '/usr/share/govsvc/sql/0001_regions_departments_calendar.sql'
    && -f '/usr/share/govsvc/conf/county.conf', 'migrations and examples');
 ok(-f '/usr/share/govsvc/html/staff/index.html'
