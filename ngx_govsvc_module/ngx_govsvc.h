@@ -40,6 +40,7 @@ typedef struct ngx_govsvc_redis_cmd_s ngx_govsvc_redis_cmd_t;
 typedef struct ngx_govsvc_ctx_s       ngx_govsvc_ctx_t;
 typedef struct ngx_govsvc_route_s     ngx_govsvc_route_t;
 typedef struct ngx_govsvc_user_s      ngx_govsvc_user_t;
+typedef struct ngx_govsvc_scache_s    ngx_govsvc_scache_t;
 
 /* see ngx_govsvc_pg_query() */
 typedef void (*ngx_govsvc_pg_handler_pt)(ngx_govsvc_pg_t *pg,
@@ -93,6 +94,11 @@ typedef struct {
     /* govsvc_session_idle, govsvc_session_lifetime */
     ngx_msec_t                session_idle;
     ngx_msec_t                session_lifetime;
+
+    /* govsvc_session_cache N [ttl=T]: per worker, 0 off */
+    ngx_uint_t                session_cache_max;
+    ngx_msec_t                session_cache_ttl;
+    ngx_govsvc_scache_t      *session_cache;
 
     /* govsvc_login_limit N WINDOW */
     ngx_uint_t                login_limit;
@@ -307,6 +313,7 @@ struct ngx_govsvc_user_s {
     u_char                    id_text[NGX_INT64_LEN + 1];
     u_char                    region[7];
     u_char                    token_hash[65];  /* of the session */
+    ngx_uint_t                cache_epoch;     /* when it was looked up */
     ngx_str_t                 username;
     ngx_str_t                 name;
     ngx_str_t                 department_name;
@@ -526,6 +533,21 @@ ngx_int_t ngx_govsvc_sessions_cert(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_sessions_delete(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_me(ngx_govsvc_ctx_t *ctx);
 ngx_int_t ngx_govsvc_me_colleagues(ngx_govsvc_ctx_t *ctx);
+
+
+/* ---- ngx_govsvc_session_cache.c: a worker's valid sessions ---- */
+
+ngx_govsvc_scache_t *ngx_govsvc_scache_create(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf);
+void ngx_govsvc_scache_destroy(ngx_govsvc_scache_t *sc);
+/* counts what was forgotten: a read begun at one epoch stores only if
+ * it is still the epoch */
+ngx_uint_t ngx_govsvc_scache_epoch(ngx_govsvc_scache_t *sc);
+ngx_int_t ngx_govsvc_scache_get(ngx_govsvc_scache_t *sc, const u_char *hash,
+    ngx_govsvc_user_t *u, ngx_pool_t *pool, u_char *csrf_hash);
+void ngx_govsvc_scache_put(ngx_govsvc_scache_t *sc, ngx_uint_t epoch,
+    const ngx_govsvc_user_t *u, const char *csrf_hash, time_t expires);
+void ngx_govsvc_scache_forget(ngx_govsvc_scache_t *sc, const u_char *hash);
 
 
 /* ---- ngx_govsvc_items.c: the catalog of service items (事项) ---- */

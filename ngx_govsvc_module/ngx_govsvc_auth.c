@@ -56,6 +56,8 @@ static void ngx_govsvc_auth_result(ngx_govsvc_pg_t *pg, PGresult *res,
     void *data);
 static ngx_int_t ngx_govsvc_auth_token(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t *cookie);
+static ngx_int_t ngx_govsvc_auth_admit(ngx_govsvc_ctx_t *ctx,
+    const char *csrf_hash);
 static ngx_int_t ngx_govsvc_auth_csrf(ngx_http_request_t *r,
     const char *csrf_hash);
 static ngx_uint_t ngx_govsvc_auth_roles(const char *list);
@@ -110,14 +112,16 @@ const char  *ngx_govsvc_role_names[NGX_GOVSVC_NROLES] = {
 
 const char  ngx_govsvc_session_sql[] =
     "WITH s AS ("
-    "  SELECT token_hash, user_id, csrf_hash, cert_sha256 FROM sessions"
+    "  SELECT token_hash, user_id, csrf_hash, cert_sha256, expires_at"
+    "  FROM sessions"
     "  WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()"
     "    AND last_seen_at > now() - $2::interval),"
     " t AS (UPDATE sessions SET last_seen_at = now() FROM s"
     "  WHERE sessions.token_hash = s.token_hash"
     "    AND sessions.last_seen_at < now() - $3::interval)"
     " SELECT u.id, u.username, u.name, array_to_string(u.roles, ','),"
-    "  u.department, d.name, d.region, s.csrf_hash"
+    "  u.department, d.name, d.region, s.csrf_hash,"
+    "  extract(epoch FROM s.expires_at)::bigint"
     " FROM s JOIN users u ON u.id = s.user_id"
     "  JOIN departments d ON d.id = u.department"
     " WHERE u.active AND (s.cert_sha256 IS NULL OR EXISTS ("
@@ -129,6 +133,7 @@ ngx_int_t
 ngx_govsvc_authenticate(ngx_govsvc_ctx_t *ctx)
 {
     u_char                  *hash;
+    u_char                   csrf_hash[65];
     ngx_str_t                token;
     ngx_uint_t               cookie;
     const char             **values;
@@ -155,6 +160,17 @@ ngx_govsvc_authenticate(ngx_govsvc_ctx_t *ctx)
     ngx_govsvc_sha256_hex(token.data, token.len, hash);
     ctx->user->cookie = cookie;
 
+    if (gmcf->session_cache) {
+        if (ngx_govsvc_scache_get(gmcf->session_cache, hash, ctx->user,
+                                  r->pool, csrf_hash)
+            == NGX_OK)
+        {
+            return ngx_govsvc_auth_admit(ctx, (char *) csrf_hash);
+        }
+
+        ctx->user->cache_epoch = ngx_govsvc_scache_epoch(gmcf->session_cache);
+    }
+
     /* refresh last-seen a tenth of the idle time, between 1 s and 60 s */
     touch = ngx_min(ngx_max(gmcf->session_idle / 10, 1000), 60000);
 
@@ -176,12 +192,14 @@ ngx_govsvc_auth_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_ctx_t *ctx = data;
 
-    ngx_int_t            rc;
-    ngx_govsvc_user_t   *u;
-    ngx_http_request_t  *r;
+    ngx_int_t                rc;
+    ngx_govsvc_user_t       *u;
+    ngx_http_request_t      *r;
+    ngx_govsvc_main_conf_t  *gmcf;
 
     r = ctx->request;
     u = ctx->user;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
@@ -222,25 +240,46 @@ ngx_govsvc_auth_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         goto done;
     }
 
-    if (u->cookie && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
-        && ngx_govsvc_auth_csrf(r, PQgetvalue(res, 0, 7)) != NGX_OK)
-    {
-        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "csrf_failed",
-                                   "X-CSRF-Token is missing or wrong", NULL);
-        goto done;
+    if (gmcf->session_cache) {
+        ngx_govsvc_scache_put(gmcf->session_cache, u->cache_epoch, u,
+                              PQgetvalue(res, 0, 7),
+                              (time_t) ngx_atotm((u_char *)
+                                                 PQgetvalue(res, 0, 8),
+                                                 PQgetlength(res, 0, 8)));
     }
 
-    if (!(u->roles & ctx->route->roles)) {
-        rc = ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
-                                   "your roles do not allow this", NULL);
-        goto done;
-    }
-
-    rc = ctx->route->handler(ctx);
+    rc = ngx_govsvc_auth_admit(ctx, PQgetvalue(res, 0, 7));
 
 done:
 
     ngx_govsvc_finalize(r, rc);
+}
+
+
+/* the session is valid: its CSRF token on a change by cookie, the route's
+ * roles, then the route */
+
+static ngx_int_t
+ngx_govsvc_auth_admit(ngx_govsvc_ctx_t *ctx, const char *csrf_hash)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    if (ctx->user->cookie && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        && ngx_govsvc_auth_csrf(r, csrf_hash) != NGX_OK)
+    {
+        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "csrf_failed",
+                                     "X-CSRF-Token is missing or wrong",
+                                     NULL);
+    }
+
+    if (!(ctx->user->roles & ctx->route->roles)) {
+        return ngx_govsvc_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                     "your roles do not allow this", NULL);
+    }
+
+    return ctx->route->handler(ctx);
 }
 
 
@@ -898,13 +937,21 @@ ngx_govsvc_sessions_deleted(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_ctx_t *ctx = data;
 
-    ngx_int_t            rc;
-    ngx_http_request_t  *r;
+    ngx_int_t                rc;
+    ngx_http_request_t      *r;
+    ngx_govsvc_main_conf_t  *gmcf;
 
     r = ctx->request;
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     ngx_govsvc_pg_close(pg);
     ctx->pg = NULL;
+
+    /* this worker at once; the others when PostgreSQL tells them, which
+     * it did at the commit, before this answer */
+    if (gmcf->session_cache) {
+        ngx_govsvc_scache_forget(gmcf->session_cache, ctx->user->token_hash);
+    }
 
     if (ngx_govsvc_pg_result(r, res, &rc) != NGX_OK) {
         /* answered: 503, or the statement's error */

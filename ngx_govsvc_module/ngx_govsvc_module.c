@@ -24,6 +24,8 @@ static ngx_int_t ngx_govsvc_conf_msec(ngx_str_t *param, const char *name,
     ngx_msec_t *out);
 static char *ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_zone(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -108,6 +110,13 @@ static ngx_command_t  ngx_govsvc_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_govsvc_main_conf_t, session_lifetime),
+      NULL },
+
+    { ngx_string("govsvc_session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_govsvc_session_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("govsvc_purge_interval"),
@@ -398,6 +407,8 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->public_window = NGX_CONF_UNSET_MSEC;
     gmcf->session_idle = NGX_CONF_UNSET_MSEC;
     gmcf->session_lifetime = NGX_CONF_UNSET_MSEC;
+    gmcf->session_cache_max = NGX_CONF_UNSET_UINT;
+    gmcf->session_cache_ttl = NGX_CONF_UNSET_MSEC;
     gmcf->login_limit = NGX_CONF_UNSET_UINT;
     gmcf->login_window = NGX_CONF_UNSET_MSEC;
     gmcf->purge_interval = NGX_CONF_UNSET_MSEC;
@@ -434,6 +445,8 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(gmcf->public_window, 60000);
     ngx_conf_init_msec_value(gmcf->session_idle, 30 * 60000);
     ngx_conf_init_msec_value(gmcf->session_lifetime, 12 * 3600000);
+    ngx_conf_init_uint_value(gmcf->session_cache_max, 0);
+    ngx_conf_init_msec_value(gmcf->session_cache_ttl, 5000);
     ngx_conf_init_uint_value(gmcf->login_limit, 5);
     ngx_conf_init_msec_value(gmcf->login_window, 15 * 60000);
     ngx_conf_init_msec_value(gmcf->purge_interval, 10 * 60000);
@@ -563,6 +576,13 @@ ngx_govsvc_init_process(ngx_cycle_t *cycle)
         if (ngx_govsvc_sync_start(cycle, gmcf) != NGX_OK) {
             return NGX_ERROR;
         }
+
+        if (gmcf->session_cache_max) {
+            gmcf->session_cache = ngx_govsvc_scache_create(cycle, gmcf);
+            if (gmcf->session_cache == NULL) {
+                return NGX_ERROR;
+            }
+        }
     }
 
     if (gmcf->redis_host.len) {
@@ -589,6 +609,11 @@ ngx_govsvc_exit_process(ngx_cycle_t *cycle)
     if (gmcf->redis) {
         ngx_govsvc_redis_destroy(gmcf->redis);
         gmcf->redis = NULL;
+    }
+
+    if (gmcf->session_cache) {
+        ngx_govsvc_scache_destroy(gmcf->session_cache);
+        gmcf->session_cache = NULL;
     }
 
     if (gmcf->pg) {
@@ -799,6 +824,51 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* govsvc_session_cache N|off [ttl=T] */
+
+static char *
+ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (gmcf->session_cache_max != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        gmcf->session_cache_max = 0;
+
+    } else {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n <= 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of sessions \"%V\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->session_cache_max = n;
+    }
+
+    if (cf->args->nelts == 3
+        && (ngx_govsvc_conf_msec(&value[2], "ttl=", &gmcf->session_cache_ttl)
+            != NGX_OK
+            || gmcf->session_cache_ttl == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
