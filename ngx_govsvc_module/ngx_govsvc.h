@@ -72,6 +72,14 @@ typedef struct {
     ngx_uint_t                pg_queue;
     ngx_msec_t                pg_timeout;
 
+    /* govsvc_postgres_read "conninfo" max=N queue=N timeout=T lag=T: a
+     * streaming replica for the heavy reads (ngx_govsvc_read_query) */
+    ngx_str_t                 pgr_conninfo;
+    ngx_uint_t                pgr_max;
+    ngx_uint_t                pgr_queue;
+    ngx_msec_t                pgr_timeout;
+    ngx_msec_t                pgr_lag;
+
     /* govsvc_redis ADDRESS conns=N timeout=T (ADDRESS: IP:PORT or unix:PATH) */
     ngx_str_t                 redis_host;      /* IP or socket path, NUL-ended */
     ngx_int_t                 redis_port;      /* 0 for a Unix socket */
@@ -168,6 +176,7 @@ typedef struct {
     /* per-worker state, built in init_process */
     ngx_govsvc_sync_client_t *sync_client;
     ngx_govsvc_pg_pool_t     *pg;
+    ngx_govsvc_pg_pool_t     *pg_read;         /* govsvc_postgres_read */
     ngx_govsvc_redis_t       *redis;
 } ngx_govsvc_main_conf_t;
 
@@ -223,7 +232,36 @@ typedef struct {
     ngx_atomic_t              sync_failures;
     ngx_atomic_t              sync_events;     /* acknowledged */
     ngx_atomic_t              sync_caught_up;
+
+    /* the read pool (govsvc_postgres_read): its connections and errors;
+     * the replica's state (ngx_govsvc_pgr_state_e) and the time
+     * (ngx_current_msec) as of which it held all the primary had, both
+     * written by the worker that checks it; where the heavy reads went */
+    ngx_atomic_t              pgr_busy[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pgr_idle[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pgr_waiting[NGX_GOVSVC_MAX_WORKERS];
+    ngx_atomic_t              pgr_connects;
+    ngx_atomic_t              pgr_errors;
+    ngx_atomic_t              pgr_timeouts;
+    ngx_atomic_t              pgr_queue_full;
+    ngx_atomic_t              pgr_state;
+    ngx_atomic_t              pgr_fresh;
+    ngx_atomic_t              pgr_blind;        /* a write went unmarked */
+    ngx_atomic_t              pgr_replica;      /* reads it served */
+    ngx_atomic_t              pgr_lagging;      /* sent to the primary: */
+    ngx_atomic_t              pgr_down;
+    ngx_atomic_t              pgr_own_write;
+    ngx_atomic_t              pgr_failed;       /* retried there */
 } ngx_govsvc_metrics_t;
+
+
+/* the replica's state as the checking worker last saw it */
+typedef enum {
+    NGX_GOVSVC_PGR_UNCHECKED = 0,
+    NGX_GOVSVC_PGR_OK,
+    NGX_GOVSVC_PGR_LAGGING,
+    NGX_GOVSVC_PGR_DOWN
+} ngx_govsvc_pgr_state_e;
 
 
 /* bumps a counter of the metrics block, when a zone is configured */
@@ -367,6 +405,16 @@ ngx_int_t ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql,
     int nparams, const char *const *values, ngx_govsvc_pg_handler_pt handler,
     void *data);
 
+/* the same for a heavy read-only statement: on the replica of
+ * govsvc_postgres_read when it is fresh enough and the user wrote nothing
+ * since, else (and when it fails there) on the primary */
+ngx_int_t ngx_govsvc_read_query(ngx_govsvc_ctx_t *ctx, const char *sql,
+    int nparams, const char *const *values, ngx_govsvc_pg_handler_pt handler,
+    void *data);
+/* ngx_govsvc_json_query() through ngx_govsvc_read_query() */
+ngx_int_t ngx_govsvc_json_read_query(ngx_govsvc_ctx_t *ctx,
+    ngx_uint_t status, const char *sql, int nparams, const char **values);
+
 /* NGX_OK when res holds rows; otherwise NGX_DECLINED with *rc the
  * answer given: 503 when PostgreSQL was lost, or the statement's error */
 ngx_int_t ngx_govsvc_pg_result(ngx_http_request_t *r, PGresult *res,
@@ -433,6 +481,17 @@ void ngx_govsvc_pg_close(ngx_govsvc_pg_t *pg);
 
 /* "ok" or "down": whether the pool could reach the server lately */
 ngx_int_t ngx_govsvc_pg_is_down(ngx_govsvc_pg_pool_t *pool);
+
+/* the read pool of govsvc_postgres_read, with its replica check */
+ngx_govsvc_pg_pool_t *ngx_govsvc_pg_read_create(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf);
+/* ngx_current_msec - then, or 0 when then is later (another worker's) */
+ngx_msec_t ngx_govsvc_pg_age(ngx_msec_t then);
+/* a handle on the replica for a heavy read of u, or NULL when the read
+ * must go to the primary (no read pool, the replica away or behind, or u
+ * wrote since what it holds); counted in the metrics either way */
+ngx_govsvc_pg_t *ngx_govsvc_pg_open_read(ngx_http_request_t *r,
+    ngx_govsvc_user_t *u);
 
 ngx_int_t ngx_govsvc_pg_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
 

@@ -809,6 +809,129 @@ ngx_govsvc_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
 }
 
 
+/* a heavy read on the replica, kept to be sent again to the primary */
+typedef struct {
+    ngx_govsvc_ctx_t         *ctx;
+    const char               *sql;
+    int                       nparams;
+    const char *const        *values;
+    ngx_govsvc_pg_handler_pt  handler;
+    void                     *data;
+} ngx_govsvc_read_t;
+
+
+static void ngx_govsvc_read_result(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+
+
+ngx_int_t
+ngx_govsvc_read_query(ngx_govsvc_ctx_t *ctx, const char *sql, int nparams,
+    const char *const *values, ngx_govsvc_pg_handler_pt handler, void *data)
+{
+    ngx_govsvc_pg_t     *pg;
+    ngx_govsvc_read_t   *rd;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    pg = ngx_govsvc_pg_open_read(r, ctx->user);
+    if (pg == NULL) {
+        return ngx_govsvc_query(ctx, sql, nparams, values, handler, data);
+    }
+
+    rd = ngx_palloc(r->pool, sizeof(ngx_govsvc_read_t));
+    if (rd == NULL) {
+        ngx_govsvc_pg_close(pg);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rd->ctx = ctx;
+    rd->sql = sql;
+    rd->nparams = nparams;
+    rd->values = values;
+    rd->handler = handler;
+    rd->data = data;
+
+    if (ngx_govsvc_pg_query(pg, sql, nparams, values, ngx_govsvc_read_result,
+                            rd)
+        != NGX_OK)
+    {
+        /* the replica's pool is away or full: the primary */
+        ngx_govsvc_pg_close(pg);
+        ngx_govsvc_count(pgr_failed);
+
+        return ngx_govsvc_query(ctx, sql, nparams, values, handler, data);
+    }
+
+    ctx->pg = pg;
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The replica's answer, or the statement sent again to the primary when
+ * the replica was lost, timed out, cancelled it for a conflict with
+ * recovery (40001) or is shutting down (57P..)
+ */
+
+static void
+ngx_govsvc_read_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_read_t *rd = data;
+
+    const char          *state;
+    ngx_govsvc_ctx_t    *ctx;
+    ngx_http_request_t  *r;
+
+    if (res != NULL) {
+        state = PQresultStatus(res) == PGRES_FATAL_ERROR
+                ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+        if (state == NULL
+            || (ngx_strcmp(state, "40001") != 0
+                && ngx_strncmp(state, "57P", 3) != 0))
+        {
+            rd->handler(pg, res, rd->data);
+            return;
+        }
+    }
+
+    ctx = rd->ctx;
+    r = ctx->request;
+
+    ngx_govsvc_pg_close(pg);
+    ngx_govsvc_count(pgr_failed);
+
+    ctx->pg = ngx_govsvc_pg_open(r);
+
+    if (ctx->pg == NULL) {
+        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_govsvc_pg_query(ctx->pg, rd->sql, rd->nparams, rd->values,
+                            rd->handler, rd->data)
+        != NGX_OK)
+    {
+        ngx_govsvc_finalize(r, ngx_govsvc_send_unavailable(r,
+                                         "the database is unavailable"));
+    }
+}
+
+
+ngx_int_t
+ngx_govsvc_json_read_query(ngx_govsvc_ctx_t *ctx, ngx_uint_t status,
+    const char *sql, int nparams, const char **values)
+{
+    ctx->status = status;
+
+    return ngx_govsvc_read_query(ctx, sql, nparams, values,
+                                 ngx_govsvc_json_result, ctx);
+}
+
+
 ngx_int_t
 ngx_govsvc_pg_result(ngx_http_request_t *r, PGresult *res, ngx_int_t *rc)
 {

@@ -825,8 +825,9 @@ ngx_govsvc_cases_list(ngx_govsvc_ctx_t *ctx)
         v[8] = NULL;
     }
 
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_cases_sql, 16,
-                                 v);
+    /* a search of the whole scope: the replica's, when there is one */
+    return ngx_govsvc_json_read_query(ctx, NGX_HTTP_OK, ngx_govsvc_cases_sql,
+                                      16, v);
 }
 
 

@@ -24,6 +24,8 @@ static ngx_int_t ngx_govsvc_conf_msec(ngx_str_t *param, const char *name,
     ngx_msec_t *out);
 static char *ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_govsvc_postgres_read(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -59,6 +61,13 @@ static ngx_command_t  ngx_govsvc_commands[] = {
     { ngx_string("govsvc_postgres"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_govsvc_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("govsvc_postgres_read"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_govsvc_postgres_read,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -399,6 +408,10 @@ ngx_govsvc_create_main_conf(ngx_conf_t *cf)
     gmcf->pg_max = NGX_CONF_UNSET_UINT;
     gmcf->pg_queue = NGX_CONF_UNSET_UINT;
     gmcf->pg_timeout = NGX_CONF_UNSET_MSEC;
+    gmcf->pgr_max = NGX_CONF_UNSET_UINT;
+    gmcf->pgr_queue = NGX_CONF_UNSET_UINT;
+    gmcf->pgr_timeout = NGX_CONF_UNSET_MSEC;
+    gmcf->pgr_lag = NGX_CONF_UNSET_MSEC;
     gmcf->redis_port = NGX_CONF_UNSET;
     gmcf->redis_conns = NGX_CONF_UNSET_UINT;
     gmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -437,6 +450,20 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(gmcf->pg_max, 8);
     ngx_conf_init_uint_value(gmcf->pg_queue, 256);
     ngx_conf_init_msec_value(gmcf->pg_timeout, 5000);
+    ngx_conf_init_uint_value(gmcf->pgr_max, 8);
+    ngx_conf_init_uint_value(gmcf->pgr_queue, 256);
+    ngx_conf_init_msec_value(gmcf->pgr_timeout, 5000);
+    ngx_conf_init_msec_value(gmcf->pgr_lag, 5000);
+
+    if (gmcf->pgr_conninfo.len
+        && (gmcf->pg_conninfo.len == 0 || gmcf->shm_zone == NULL))
+    {
+        /* the zone holds the replica's state and the marks of writes */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"govsvc_postgres_read\" needs "
+                           "\"govsvc_postgres\" and \"govsvc_zone\"");
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_value(gmcf->redis_port, 0);
     ngx_conf_init_uint_value(gmcf->redis_conns, 1);
     ngx_conf_init_msec_value(gmcf->redis_timeout, 1000);
@@ -577,6 +604,13 @@ ngx_govsvc_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
+        if (gmcf->pgr_conninfo.len) {
+            gmcf->pg_read = ngx_govsvc_pg_read_create(cycle, gmcf);
+            if (gmcf->pg_read == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
         if (gmcf->session_cache_max) {
             gmcf->session_cache = ngx_govsvc_scache_create(cycle, gmcf);
             if (gmcf->session_cache == NULL) {
@@ -614,6 +648,12 @@ ngx_govsvc_exit_process(ngx_cycle_t *cycle)
     if (gmcf->session_cache) {
         ngx_govsvc_scache_destroy(gmcf->session_cache);
         gmcf->session_cache = NULL;
+    }
+
+    /* first: its check may wait in the primary's pool */
+    if (gmcf->pg_read) {
+        ngx_govsvc_pg_pool_destroy(gmcf->pg_read);
+        gmcf->pg_read = NULL;
     }
 
     if (gmcf->pg) {
@@ -869,6 +909,68 @@ ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* govsvc_postgres_read "conninfo" [max=N] [queue=N] [timeout=T] [lag=T] */
+
+static char *
+ngx_govsvc_postgres_read(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_govsvc_main_conf_t *gmcf = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (gmcf->pgr_conninfo.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    gmcf->pgr_conninfo.len = value[1].len;
+    gmcf->pgr_conninfo.data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (gmcf->pgr_conninfo.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(gmcf->pgr_conninfo.data, value[1].data,
+                       value[1].len + 1);
+
+    if (ngx_govsvc_pg_check_conninfo(cf, &gmcf->pgr_conninfo) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rc = ngx_govsvc_conf_uint(&value[i], "max=", &gmcf->pgr_max);
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_uint(&value[i], "queue=", &gmcf->pgr_queue);
+        }
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_msec(&value[i], "timeout=",
+                                      &gmcf->pgr_timeout);
+        }
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_govsvc_conf_msec(&value[i], "lag=", &gmcf->pgr_lag);
+        }
+
+        if (rc != NGX_OK) {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -187,14 +187,16 @@ ngx_govsvc_metrics_wanted(ngx_http_request_t *r)
 ngx_int_t
 ngx_govsvc_metrics_handler(ngx_http_request_t *r)
 {
-    u_char                *p, *last, *buf;
-    size_t                 size;
-    ngx_uint_t             i, j, busy, idle, waiting, rup, rpend;
-    static ngx_str_t       type =
+    u_char                  *p, *last, *buf;
+    size_t                   size;
+    ngx_msec_t               age;
+    ngx_uint_t               i, j, busy, idle, waiting, rup, rpend;
+    static ngx_str_t         type =
         ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
-    ngx_atomic_uint_t      n, cum;
-    ngx_govsvc_metrics_t  *m;
+    ngx_atomic_uint_t        n, cum, state;
+    ngx_govsvc_metrics_t    *m;
+    ngx_govsvc_main_conf_t  *gmcf;
 
     if (ngx_govsvc_metrics_wanted(r) != NGX_OK) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -206,7 +208,7 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
                                      "metrics need govsvc_zone", NULL);
     }
 
-    size = 4096 + ngx_govsvc_nroute_names * NGX_GOVSVC_STATUSES * 96;
+    size = 6144 + ngx_govsvc_nroute_names * NGX_GOVSVC_STATUSES * 96;
 
     buf = ngx_pnalloc(r->pool, size);
     if (buf == NULL) {
@@ -313,6 +315,71 @@ ngx_govsvc_metrics_handler(ngx_http_request_t *r)
         "govsvc_rate_limited_total %uA\n",
         rup, rpend, m->redis_errors, m->redis_timeouts, m->cache_hits,
         m->cache_misses, m->cache_bypasses, m->rate_limited);
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    if (gmcf->pgr_conninfo.len) {
+        busy = idle = waiting = 0;
+
+        for (i = 0; i < NGX_GOVSVC_MAX_WORKERS; i++) {
+            busy += m->pgr_busy[i];
+            idle += m->pgr_idle[i];
+            waiting += m->pgr_waiting[i];
+        }
+
+        state = m->pgr_state;
+        age = m->pgr_fresh ? ngx_govsvc_pg_age((ngx_msec_t) m->pgr_fresh)
+                           : 0;
+
+        ngx_govsvc_metrics_line(
+            "# HELP govsvc_pg_replica_up Whether the heavy reads go to the "
+            "replica of govsvc_postgres_read (1) or to the primary (0).\n"
+            "# TYPE govsvc_pg_replica_up gauge\n"
+            "govsvc_pg_replica_up %d\n"
+            "# HELP govsvc_pg_replica_state The replica as last checked.\n"
+            "# TYPE govsvc_pg_replica_state gauge\n"
+            "govsvc_pg_replica_state{state=\"unchecked\"} %d\n"
+            "govsvc_pg_replica_state{state=\"ok\"} %d\n"
+            "govsvc_pg_replica_state{state=\"lagging\"} %d\n"
+            "govsvc_pg_replica_state{state=\"down\"} %d\n"
+            "# HELP govsvc_pg_replica_lag_seconds At most this far behind "
+            "the primary (since it last held all the primary had).\n"
+            "# TYPE govsvc_pg_replica_lag_seconds gauge\n"
+            "govsvc_pg_replica_lag_seconds %M.%03M\n"
+            "# HELP govsvc_pg_reads_total Heavy reads by the server that "
+            "served them, and why not the replica.\n"
+            "# TYPE govsvc_pg_reads_total counter\n"
+            "govsvc_pg_reads_total{server=\"replica\",reason=\"fresh\"} "
+            "%uA\n"
+            "govsvc_pg_reads_total{server=\"primary\",reason=\"lagging\"} "
+            "%uA\n"
+            "govsvc_pg_reads_total{server=\"primary\",reason=\"down\"} "
+            "%uA\n"
+            "govsvc_pg_reads_total{server=\"primary\","
+            "reason=\"own_write\"} %uA\n"
+            "govsvc_pg_reads_total{server=\"primary\",reason=\"failed\"} "
+            "%uA\n"
+            "# TYPE govsvc_pg_replica_connections gauge\n"
+            "govsvc_pg_replica_connections{state=\"busy\"} %ui\n"
+            "govsvc_pg_replica_connections{state=\"idle\"} %ui\n"
+            "# TYPE govsvc_pg_replica_waiting gauge\n"
+            "govsvc_pg_replica_waiting %ui\n"
+            "# TYPE govsvc_pg_replica_connects_total counter\n"
+            "govsvc_pg_replica_connects_total %uA\n"
+            "# TYPE govsvc_pg_replica_errors_total counter\n"
+            "govsvc_pg_replica_errors_total %uA\n"
+            "# TYPE govsvc_pg_replica_timeouts_total counter\n"
+            "govsvc_pg_replica_timeouts_total %uA\n"
+            "# TYPE govsvc_pg_replica_queue_full_total counter\n"
+            "govsvc_pg_replica_queue_full_total %uA\n",
+            state == NGX_GOVSVC_PGR_OK && age <= gmcf->pgr_lag,
+            state == NGX_GOVSVC_PGR_UNCHECKED, state == NGX_GOVSVC_PGR_OK,
+            state == NGX_GOVSVC_PGR_LAGGING, state == NGX_GOVSVC_PGR_DOWN,
+            age / 1000, age % 1000,
+            m->pgr_replica, m->pgr_lagging, m->pgr_down, m->pgr_own_write,
+            m->pgr_failed, busy, idle, waiting, m->pgr_connects,
+            m->pgr_errors, m->pgr_timeouts, m->pgr_queue_full);
+    }
 
     if (m->sync_caught_up) {
         ngx_govsvc_metrics_line(

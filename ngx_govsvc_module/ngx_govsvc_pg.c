@@ -22,6 +22,19 @@
  * opening the next, which usually gets the number just freed; epoll
  * forgot the old socket when it was closed, so the nginx connection is
  * bound anew whenever the socket is another one, by number or by inode.
+ *
+ * govsvc_postgres_read adds a second pool, on a streaming replica, for the
+ * heavy reads (ngx_govsvc_read_query).  Every lag/4 (at most 1 s) one
+ * worker of the instance (a lease in the shared zone) asks the primary
+ * for its WAL position and then the replica whether it has replayed that
+ * far: if so, the replica holds everything committed before the moment
+ * the first question was sent, which becomes its "fresh" time.  A read
+ * goes to the replica while the last check found it reachable, it is
+ * fresh within lag, and the user made no write since its fresh time
+ * (marks in the shared zone, set before a write runs and again when it
+ * has been answered); otherwise, and when the replica fails it, to the
+ * primary.  The state is in the shared zone, so that each change is
+ * logged once, and in the metrics.
  */
 
 
@@ -33,6 +46,38 @@
 #define NGX_GOVSVC_PG_BACKOFF_MIN   100
 #define NGX_GOVSVC_PG_BACKOFF_MAX   1000
 #define NGX_GOVSVC_PG_SESSION       "govsvc_session"
+#define NGX_GOVSVC_PG_LSN_LEN       32
+#define NGX_GOVSVC_PG_WRITING       600000   /* a pending write's mark */
+
+
+/*
+ * Where the server is in the WAL: replayed (a standby), or inserted (a
+ * primary: an asynchronous commit may not be written yet).  The insert
+ * position at a page's start is given past the page header (24 bytes, 40
+ * at a segment's start, as after pg_basebackup's switch to a new
+ * segment), where no standby ever replays to: the header is taken off.
+ */
+#define NGX_GOVSVC_PG_LSN_SQL                                                \
+    "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"            \
+    " ELSE (SELECT l - CASE"                                                 \
+    "   WHEN (l - '0/0')"                                                    \
+    "    % pg_size_bytes(current_setting('wal_segment_size')) = 40"          \
+    "    THEN 40"                                                            \
+    "   WHEN (l - '0/0') % current_setting('wal_block_size')::int = 24"      \
+    "    THEN 24"                                                            \
+    "   ELSE 0 END"                                                          \
+    "  FROM pg_current_wal_insert_lsn() AS l) END"
+
+
+/* the counters of the pool's kind (ngx_govsvc_metrics_t) */
+#define ngx_govsvc_pg_count(pool, field)                                     \
+    do {                                                                     \
+        if ((pool)->read) {                                                  \
+            ngx_govsvc_count(pgr_##field);                                   \
+        } else {                                                             \
+            ngx_govsvc_count(pg_##field);                                    \
+        }                                                                    \
+    } while (0)
 
 
 typedef enum {
@@ -59,6 +104,11 @@ typedef struct {
 struct ngx_govsvc_pg_pool_s {
     ngx_govsvc_main_conf_t   *gmcf;
     ngx_log_t                *log;
+    const char               *name;        /* the server, in messages */
+    const char               *conninfo;
+    ngx_uint_t                max;
+    ngx_uint_t                queue;
+    ngx_msec_t                timeout;
     ngx_queue_t               idle;
     ngx_queue_t               active;      /* connecting and busy */
     ngx_queue_t               waiting;     /* ngx_govsvc_pg_t */
@@ -70,6 +120,19 @@ struct ngx_govsvc_pg_pool_s {
     ngx_msec_t                down_until;
     ngx_msec_t                backoff;
     unsigned                  down:1;
+    unsigned                  read:1;      /* govsvc_postgres_read's */
+
+    /* a read pool's check of its replica: a statement on the primary,
+     * then one here */
+    ngx_event_t               check;
+    ngx_msec_t                check_interval;
+    ngx_msec_t                check_sent;
+    ngx_govsvc_pg_t          *check_primary;
+    ngx_govsvc_pg_t          *check_replica;
+    const char               *check_values[1];
+    char                      check_lsn[NGX_GOVSVC_PG_LSN_LEN];
+    unsigned                  checking:1;
+    unsigned                  check_failed:1;  /* its error logged */
 };
 
 
@@ -90,6 +153,10 @@ struct ngx_govsvc_pg_s {
 };
 
 
+static ngx_govsvc_pg_pool_t *ngx_govsvc_pg_pool_new(ngx_cycle_t *cycle,
+    ngx_govsvc_main_conf_t *gmcf, ngx_uint_t read);
+static void ngx_govsvc_pg_handle_init(ngx_govsvc_pg_t *pg,
+    ngx_govsvc_pg_pool_t *pool, ngx_log_t *log);
 static ngx_int_t ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool);
 static ngx_int_t ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc);
@@ -114,9 +181,36 @@ static void ngx_govsvc_pg_cleanup(void *data);
 static void ngx_govsvc_pg_gauges(ngx_govsvc_pg_pool_t *pool);
 static void ngx_govsvc_pg_notice(void *arg, const char *message);
 
+static void ngx_govsvc_pgr_check(ngx_event_t *ev);
+static ngx_uint_t ngx_govsvc_pgr_lease(ngx_govsvc_pg_pool_t *rp);
+static ngx_int_t ngx_govsvc_pgr_send(ngx_govsvc_pg_pool_t *rp,
+    ngx_govsvc_pg_t *pg, ngx_govsvc_pg_pool_t *pool, const char *sql,
+    int nparams, ngx_govsvc_pg_handler_pt handler);
+static void ngx_govsvc_pgr_primary_done(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_pgr_replica_done(ngx_govsvc_pg_t *pg, PGresult *res,
+    void *data);
+static void ngx_govsvc_pgr_verdict(ngx_govsvc_pg_pool_t *rp,
+    ngx_int_t reached);
+static void ngx_govsvc_pg_writing(ngx_http_request_t *r,
+    ngx_govsvc_main_conf_t *gmcf);
+static void ngx_govsvc_pg_wrote(void *data);
+static void ngx_govsvc_pg_mark(ngx_govsvc_main_conf_t *gmcf, int64_t id,
+    ngx_uint_t done, ngx_log_t *log);
+static ngx_uint_t ngx_govsvc_pg_wrote_since(ngx_http_request_t *r,
+    ngx_govsvc_main_conf_t *gmcf, ngx_govsvc_user_t *u, ngx_msec_t fresh);
+
 
 ngx_govsvc_pg_pool_t *
 ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
+{
+    return ngx_govsvc_pg_pool_new(cycle, gmcf, 0);
+}
+
+
+static ngx_govsvc_pg_pool_t *
+ngx_govsvc_pg_pool_new(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf,
+    ngx_uint_t read)
 {
     ngx_govsvc_pg_pool_t  *pool;
 
@@ -127,6 +221,22 @@ ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
 
     pool->gmcf = gmcf;
     pool->log = cycle->log;
+    pool->read = read;
+
+    if (read) {
+        pool->name = "PostgreSQL replica";
+        pool->conninfo = (const char *) gmcf->pgr_conninfo.data;
+        pool->max = gmcf->pgr_max;
+        pool->queue = gmcf->pgr_queue;
+        pool->timeout = gmcf->pgr_timeout;
+
+    } else {
+        pool->name = "PostgreSQL";
+        pool->conninfo = (const char *) gmcf->pg_conninfo.data;
+        pool->max = gmcf->pg_max;
+        pool->queue = gmcf->pg_queue;
+        pool->timeout = gmcf->pg_timeout;
+    }
 
     ngx_queue_init(&pool->idle);
     ngx_queue_init(&pool->active);
@@ -147,6 +257,17 @@ ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool)
 {
     ngx_queue_t           *q;
     ngx_govsvc_pg_conn_t  *pc;
+
+    if (pool->check.timer_set) {
+        ngx_del_timer(&pool->check);
+    }
+
+    /* a check in flight: its handle leaves the queue it may wait in */
+    if (pool->checking) {
+        ngx_govsvc_pg_close(pool->check_primary);
+        ngx_govsvc_pg_close(pool->check_replica);
+        pool->checking = 0;
+    }
 
     while (!ngx_queue_empty(&pool->idle)) {
         q = ngx_queue_head(&pool->idle);
@@ -186,6 +307,12 @@ ngx_govsvc_pg_open(ngx_http_request_t *r)
         return NULL;
     }
 
+    /* a change by a signed-in user: its heavy reads wait for the replica
+     * to hold it */
+    if (gmcf->pg_read && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_govsvc_pg_writing(r, gmcf);
+    }
+
     /* the cleanup detaches the handle when the request goes first */
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
@@ -210,10 +337,22 @@ ngx_govsvc_pg_open_pool(ngx_govsvc_pg_pool_t *pool, ngx_pool_t *mem,
 {
     ngx_govsvc_pg_t  *pg;
 
-    pg = ngx_pcalloc(mem, sizeof(ngx_govsvc_pg_t));
+    pg = ngx_palloc(mem, sizeof(ngx_govsvc_pg_t));
     if (pg == NULL) {
         return NULL;
     }
+
+    ngx_govsvc_pg_handle_init(pg, pool, log);
+
+    return pg;
+}
+
+
+static void
+ngx_govsvc_pg_handle_init(ngx_govsvc_pg_t *pg, ngx_govsvc_pg_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_memzero(pg, sizeof(ngx_govsvc_pg_t));
 
     pg->pool = pool;
     pg->log = log;
@@ -221,8 +360,6 @@ ngx_govsvc_pg_open_pool(ngx_govsvc_pg_pool_t *pool, ngx_pool_t *mem,
     pg->wait.handler = ngx_govsvc_pg_wait_timeout;
     pg->wait.data = pg;
     pg->wait.log = log;
-
-    return pg;
 }
 
 
@@ -283,16 +420,16 @@ ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql, int nparams,
         ngx_govsvc_pg_free(pc);
     }
 
-    if (pool->nwaiting >= pool->gmcf->pg_queue) {
-        ngx_govsvc_count(pg_queue_full);
+    if (pool->nwaiting >= pool->queue) {
+        ngx_govsvc_pg_count(pool, queue_full);
         ngx_log_error(NGX_LOG_WARN, pg->log, 0,
-                      "govsvc: PostgreSQL wait queue full (%ui)",
-                      pool->gmcf->pg_queue);
+                      "govsvc: %s wait queue full (%ui)",
+                      pool->name, pool->queue);
         return NGX_DECLINED;
     }
 
     if (pool->nconnecting < pool->nwaiting + 1
-        && pool->nconns < pool->gmcf->pg_max)
+        && pool->nconns < pool->max)
     {
         if (ngx_govsvc_pg_connect(pool) != NGX_OK
             && pool->nconns == 0)
@@ -308,7 +445,7 @@ ngx_govsvc_pg_query(ngx_govsvc_pg_t *pg, const char *sql, int nparams,
     ngx_queue_insert_tail(&pool->waiting, &pg->queue);
     pool->nwaiting++;
     pg->waiting = 1;
-    ngx_add_timer(&pg->wait, pool->gmcf->pg_timeout);
+    ngx_add_timer(&pg->wait, pool->timeout);
 
     ngx_govsvc_pg_gauges(pool);
 
@@ -366,11 +503,12 @@ ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
     PGconn                *conn;
     ngx_govsvc_pg_conn_t  *pc;
 
-    conn = PQconnectStart((const char *) pool->gmcf->pg_conninfo.data);
+    conn = PQconnectStart(pool->conninfo);
 
     if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "govsvc: cannot start a PostgreSQL connection: %s",
+                      "govsvc: cannot start a connection to %s: %s",
+                      pool->name,
                       conn ? PQerrorMessage(conn) : "out of memory");
         if (conn) {
             PQfinish(conn);
@@ -404,7 +542,7 @@ ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
     pool->nconns++;
     pool->nconnecting++;
 
-    ngx_govsvc_count(pg_connects);
+    ngx_govsvc_pg_count(pool, connects);
 
     /* libpq: after PQconnectStart, act as if polling asked for writing */
     if (ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
@@ -414,7 +552,7 @@ ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
         return NGX_ERROR;
     }
 
-    ngx_add_timer(pc->c->read, pool->gmcf->pg_timeout);
+    ngx_add_timer(pc->c->read, pool->timeout);
 
     return NGX_OK;
 }
@@ -511,7 +649,7 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
 
     if (ev->timedout) {
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, NGX_ETIMEDOUT,
-                      "govsvc: PostgreSQL connect timed out");
+                      "govsvc: %s connect timed out", pc->pool->name);
         ngx_govsvc_pg_connect_failed(pc);
         return;
     }
@@ -522,8 +660,8 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
         /* one error when PostgreSQL goes away, not one per retry */
         level = pc->pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
         ngx_log_error(level, pc->pool->log, 0,
-                      "govsvc: PostgreSQL connection failed: %s",
-                      PQerrorMessage(pc->conn));
+                      "govsvc: %s connection failed: %s",
+                      pc->pool->name, PQerrorMessage(pc->conn));
         ngx_govsvc_pg_connect_failed(pc);
         return;
     }
@@ -543,7 +681,7 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
             return;
         }
 
-        ngx_add_timer(pc->c->read, pc->pool->gmcf->pg_timeout);
+        ngx_add_timer(pc->c->read, pc->pool->timeout);
     }
 
     if (st == PGRES_POLLING_OK) {
@@ -597,7 +735,7 @@ ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc)
 
     if (pool->down) {
         ngx_log_error(NGX_LOG_NOTICE, pool->log, 0,
-                      "govsvc: PostgreSQL is reachable again");
+                      "govsvc: %s is reachable again", pool->name);
     }
 
     pool->down = 0;
@@ -611,12 +749,13 @@ ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc)
      * per connection, it costs a quarter of what it costs planned each
      * time.  Without it (the schema not there yet) it is sent unprepared.
      */
-    if (PQsendPrepare(pc->conn, NGX_GOVSVC_PG_SESSION, ngx_govsvc_session_sql,
-                      3, NULL)
+    if (!pool->read
+        && PQsendPrepare(pc->conn, NGX_GOVSVC_PG_SESSION,
+                         ngx_govsvc_session_sql, 3, NULL)
         && ngx_govsvc_pg_flush(pc) == NGX_OK)
     {
         pc->preparing = 1;
-        ngx_add_timer(c->read, pool->gmcf->pg_timeout);
+        ngx_add_timer(c->read, pool->timeout);
         return;
     }
 
@@ -633,7 +772,7 @@ ngx_govsvc_pg_connect_failed(ngx_govsvc_pg_conn_t *pc)
 
     pool = pc->pool;
 
-    ngx_govsvc_count(pg_errors);
+    ngx_govsvc_pg_count(pool, errors);
 
     pool->backoff = pool->backoff ? ngx_min(pool->backoff * 2,
                                             NGX_GOVSVC_PG_BACKOFF_MAX)
@@ -682,8 +821,8 @@ ngx_govsvc_pg_send(ngx_govsvc_pg_conn_t *pc, const char *sql, int nparams,
 
     if (rc == 0) {
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                      "govsvc: PostgreSQL send failed: %s",
-                      PQerrorMessage(pc->conn));
+                      "govsvc: %s send failed: %s",
+                      pc->pool->name, PQerrorMessage(pc->conn));
         return NGX_ERROR;
     }
 
@@ -694,7 +833,7 @@ ngx_govsvc_pg_send(ngx_govsvc_pg_conn_t *pc, const char *sql, int nparams,
         return NGX_ERROR;
     }
 
-    ngx_add_timer(pc->c->read, pc->pool->gmcf->pg_timeout);
+    ngx_add_timer(pc->c->read, pc->pool->timeout);
 
     return NGX_OK;
 }
@@ -715,8 +854,8 @@ ngx_govsvc_pg_flush(ngx_govsvc_pg_conn_t *pc)
 
     if (rc < 0) {
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                      "govsvc: PostgreSQL flush failed: %s",
-                      PQerrorMessage(pc->conn));
+                      "govsvc: %s flush failed: %s",
+                      pc->pool->name, PQerrorMessage(pc->conn));
         return NGX_ERROR;
     }
 
@@ -761,7 +900,7 @@ ngx_govsvc_pg_read_handler(ngx_event_t *ev)
     pc = c->data;
 
     if (ev->timedout) {
-        ngx_govsvc_count(pg_timeouts);
+        ngx_govsvc_pg_count(pc->pool, timeouts);
         ngx_govsvc_pg_fail(pc, "statement timed out");
         return;
     }
@@ -828,7 +967,8 @@ ngx_govsvc_pg_done(ngx_govsvc_pg_conn_t *pc)
 
     if (res && PQresultStatus(res) == PGRES_FATAL_ERROR) {
         ngx_log_error(NGX_LOG_INFO, pc->pool->log, 0,
-                      "govsvc: PostgreSQL: %s", PQresultErrorMessage(res));
+                      "govsvc: %s: %s", pc->pool->name,
+                      PQresultErrorMessage(res));
     }
 
     /*
@@ -851,9 +991,9 @@ ngx_govsvc_pg_fail(ngx_govsvc_pg_conn_t *pc, const char *why)
     ngx_govsvc_pg_t  *pg;
 
     ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                  "govsvc: PostgreSQL connection lost: %s", why);
+                  "govsvc: %s connection lost: %s", pc->pool->name, why);
 
-    ngx_govsvc_count(pg_errors);
+    ngx_govsvc_pg_count(pc->pool, errors);
 
     pg = pc->user;
     pc->user = NULL;
@@ -935,8 +1075,8 @@ ngx_govsvc_pg_idle_handler(ngx_event_t *ev)
     }
 
     ngx_log_error(NGX_LOG_INFO, pc->pool->log, 0,
-                  "govsvc: PostgreSQL closed an idle connection: %s",
-                  PQerrorMessage(pc->conn));
+                  "govsvc: %s closed an idle connection: %s",
+                  pc->pool->name, PQerrorMessage(pc->conn));
 
     ngx_govsvc_pg_free(pc);
 }
@@ -1011,7 +1151,7 @@ ngx_govsvc_pg_dispatch(ngx_event_t *ev)
     }
 
     while (pool->nwaiting > pool->nconnecting
-           && pool->nconns < pool->gmcf->pg_max
+           && pool->nconns < pool->max
            && !(pool->down && ngx_current_msec < pool->down_until))
     {
         if (ngx_govsvc_pg_connect(pool) != NGX_OK) {
@@ -1045,12 +1185,12 @@ ngx_govsvc_pg_wait_timeout(ngx_event_t *ev)
 
     ngx_govsvc_pg_unwait(pg);
 
-    ngx_govsvc_count(pg_timeouts);
+    ngx_govsvc_pg_count(pg->pool, timeouts);
     ngx_govsvc_pg_gauges(pg->pool);
 
     ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                  "govsvc: no PostgreSQL connection within %M ms",
-                  pg->pool->gmcf->pg_timeout);
+                  "govsvc: no %s connection within %M ms",
+                  pg->pool->name, pg->pool->timeout);
 
     pg->handler(pg, NULL, pg->data);
 }
@@ -1066,6 +1206,13 @@ ngx_govsvc_pg_gauges(ngx_govsvc_pg_pool_t *pool)
         return;
     }
 
+    if (pool->read) {
+        m->pgr_idle[ngx_worker] = pool->nidle;
+        m->pgr_busy[ngx_worker] = pool->nconns - pool->nidle;
+        m->pgr_waiting[ngx_worker] = pool->nwaiting;
+        return;
+    }
+
     m->pg_idle[ngx_worker] = pool->nidle;
     m->pg_busy[ngx_worker] = pool->nconns - pool->nidle;
     m->pg_waiting[ngx_worker] = pool->nwaiting;
@@ -1078,7 +1225,475 @@ ngx_govsvc_pg_notice(void *arg, const char *message)
     ngx_govsvc_pg_pool_t  *pool = arg;
 
     ngx_log_error(NGX_LOG_INFO, pool->log, 0,
-                  "govsvc: PostgreSQL notice: %s", message);
+                  "govsvc: %s notice: %s", pool->name, message);
+}
+
+
+/* ---- the read pool (govsvc_postgres_read) ---- */
+
+ngx_govsvc_pg_pool_t *
+ngx_govsvc_pg_read_create(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
+{
+    ngx_govsvc_pg_pool_t  *rp;
+
+    rp = ngx_govsvc_pg_pool_new(cycle, gmcf, 1);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    rp->check_primary = ngx_palloc(cycle->pool, sizeof(ngx_govsvc_pg_t));
+    rp->check_replica = ngx_palloc(cycle->pool, sizeof(ngx_govsvc_pg_t));
+    if (rp->check_primary == NULL || rp->check_replica == NULL) {
+        return NULL;
+    }
+
+    /* a replica that is fine is at most an interval and two round trips
+     * behind at a check: a quarter of lag leaves room for both */
+    rp->check_interval = ngx_max(ngx_min(gmcf->pgr_lag / 4, 1000), 50);
+
+    rp->check.handler = ngx_govsvc_pgr_check;
+    rp->check.data = rp;
+    rp->check.log = cycle->log;
+    rp->check.cancelable = 1;
+
+    /* the first check at once: reads go to the primary until it is done */
+    ngx_add_timer(&rp->check, 1);
+
+    return rp;
+}
+
+
+static void
+ngx_govsvc_pgr_check(ngx_event_t *ev)
+{
+    ngx_govsvc_pg_pool_t  *rp;
+
+    rp = ev->data;
+
+    if (ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, rp->check_interval);
+
+    if (rp->checking || !ngx_govsvc_pgr_lease(rp)) {
+        return;
+    }
+
+    /* before the primary is asked: what it has by the time it answers
+     * was committed no later than this */
+    rp->check_sent = ngx_current_msec;
+
+    if (ngx_govsvc_pgr_send(rp, rp->check_primary, rp->gmcf->pg,
+                            "SELECT " NGX_GOVSVC_PG_LSN_SQL "::text", 0,
+                            ngx_govsvc_pgr_primary_done)
+        != NGX_OK)
+    {
+        /* the primary is away: nothing to measure the replica against */
+        ngx_govsvc_pgr_verdict(rp, NGX_DECLINED);
+    }
+}
+
+
+/* one worker of the instance checks per interval: the one that makes the
+ * lease counter 1 (a full zone lets every worker check) */
+
+static ngx_uint_t
+ngx_govsvc_pgr_lease(ngx_govsvc_pg_pool_t *rp)
+{
+    int64_t     n;
+    ngx_str_t   key = ngx_string("govsvc:pgr:lease");
+    ngx_msec_t  ttl;
+
+    if (rp->gmcf->shm_zone == NULL) {
+        return 1;
+    }
+
+    ttl = rp->check_interval - rp->check_interval / 10;
+
+    if (ngx_govsvc_shm_incr(rp->gmcf->shm_zone, &key, 1, ttl, &n, NULL)
+        != NGX_OK)
+    {
+        return 1;
+    }
+
+    return n == 1;
+}
+
+
+static ngx_int_t
+ngx_govsvc_pgr_send(ngx_govsvc_pg_pool_t *rp, ngx_govsvc_pg_t *pg,
+    ngx_govsvc_pg_pool_t *pool, const char *sql, int nparams,
+    ngx_govsvc_pg_handler_pt handler)
+{
+    ngx_govsvc_pg_handle_init(pg, pool, rp->log);
+
+    if (ngx_govsvc_pg_query(pg, sql, nparams, rp->check_values, handler, rp)
+        != NGX_OK)
+    {
+        ngx_govsvc_pg_close(pg);
+        return NGX_DECLINED;
+    }
+
+    rp->checking = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_govsvc_pgr_primary_done(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_pg_pool_t *rp = data;
+
+    ngx_uint_t  ok;
+
+    ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK
+         && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
+         && PQgetlength(res, 0, 0) < NGX_GOVSVC_PG_LSN_LEN;
+
+    if (ok) {
+        ngx_cpystrn((u_char *) rp->check_lsn, (u_char *) PQgetvalue(res, 0, 0),
+                    NGX_GOVSVC_PG_LSN_LEN);
+
+    } else if (res && !rp->check_failed) {
+        ngx_log_error(NGX_LOG_ERR, rp->log, 0,
+                      "govsvc: the replica check failed on the primary: %s",
+                      PQresultErrorMessage(res));
+        rp->check_failed = 1;
+    }
+
+    ngx_govsvc_pg_close(pg);
+    rp->checking = 0;
+
+    if (!ok) {
+        ngx_govsvc_pgr_verdict(rp, NGX_DECLINED);
+        return;
+    }
+
+    rp->check_values[0] = rp->check_lsn;
+
+    if (ngx_govsvc_pgr_send(rp, rp->check_replica, rp,
+                            "SELECT " NGX_GOVSVC_PG_LSN_SQL " >= $1::pg_lsn",
+                            1, ngx_govsvc_pgr_replica_done)
+        != NGX_OK)
+    {
+        ngx_govsvc_pgr_verdict(rp, NGX_ERROR);
+    }
+}
+
+
+static void
+ngx_govsvc_pgr_replica_done(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
+{
+    ngx_govsvc_pg_pool_t *rp = data;
+
+    ngx_int_t              reached;
+    ngx_govsvc_metrics_t  *m;
+
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK
+        && PQntuples(res) == 1)
+    {
+        reached = NGX_OK;
+
+        m = ngx_govsvc_metrics();
+
+        /* replayed that far: it holds what was committed before then */
+        if (m && PQgetvalue(res, 0, 0)[0] == 't'
+            && rp->check_sent > (ngx_msec_t) m->pgr_fresh)
+        {
+            m->pgr_fresh = rp->check_sent;
+        }
+
+        rp->check_failed = 0;
+
+    } else {
+        /* a statement that fails (not a lost connection, which the pool
+         * logs): once until it works again */
+        if (res && !rp->check_failed) {
+            ngx_log_error(NGX_LOG_ERR, rp->log, 0,
+                          "govsvc: the replica check failed: %s",
+                          PQresultErrorMessage(res));
+            rp->check_failed = 1;
+        }
+
+        reached = NGX_ERROR;
+    }
+
+    ngx_govsvc_pg_close(pg);
+    rp->checking = 0;
+
+    ngx_govsvc_pgr_verdict(rp, reached);
+}
+
+
+/*
+ * The replica's new state: reached NGX_OK (it answered), NGX_ERROR (it did
+ * not) or NGX_DECLINED (the primary did not: only its age can tell).  A
+ * change is logged by the worker that makes it, once.
+ */
+
+static void
+ngx_govsvc_pgr_verdict(ngx_govsvc_pg_pool_t *rp, ngx_int_t reached)
+{
+    ngx_msec_t             age, lag;
+    ngx_atomic_uint_t      old, state;
+    ngx_govsvc_metrics_t  *m;
+
+    m = ngx_govsvc_metrics();
+    if (m == NULL) {
+        return;
+    }
+
+    lag = rp->gmcf->pgr_lag;
+    old = m->pgr_state;
+    age = m->pgr_fresh ? ngx_govsvc_pg_age((ngx_msec_t) m->pgr_fresh)
+                       : NGX_MAX_INT32_VALUE;
+
+    if (reached == NGX_ERROR) {
+        state = NGX_GOVSVC_PGR_DOWN;
+
+    } else if (age > lag) {
+        state = (reached == NGX_OK || old == NGX_GOVSVC_PGR_OK)
+                ? NGX_GOVSVC_PGR_LAGGING : old;
+
+    } else {
+        state = reached == NGX_OK ? NGX_GOVSVC_PGR_OK : old;
+    }
+
+    if (state == old || !ngx_atomic_cmp_set(&m->pgr_state, old, state)) {
+        return;
+    }
+
+    switch (state) {
+
+    case NGX_GOVSVC_PGR_OK:
+        ngx_log_error(NGX_LOG_WARN, rp->log, 0,
+                      "govsvc: the PostgreSQL replica serves the heavy "
+                      "reads%s (at most %M ms behind the primary)",
+                      old == NGX_GOVSVC_PGR_UNCHECKED ? "" : " again", age);
+        break;
+
+    case NGX_GOVSVC_PGR_LAGGING:
+        ngx_log_error(NGX_LOG_WARN, rp->log, 0,
+                      "govsvc: the PostgreSQL replica is more than %M ms "
+                      "behind the primary: the heavy reads go to the "
+                      "primary", lag);
+        break;
+
+    default: /* NGX_GOVSVC_PGR_DOWN */
+        ngx_log_error(NGX_LOG_WARN, rp->log, 0,
+                      "govsvc: the PostgreSQL replica cannot be reached: "
+                      "the heavy reads go to the primary");
+        break;
+    }
+}
+
+
+/* how long ago, by this worker's clock, another worker's time was: their
+ * cached times differ by up to an event loop's turn either way */
+
+ngx_msec_t
+ngx_govsvc_pg_age(ngx_msec_t then)
+{
+    return ngx_current_msec > then ? ngx_current_msec - then : 0;
+}
+
+
+ngx_govsvc_pg_t *
+ngx_govsvc_pg_open_read(ngx_http_request_t *r, ngx_govsvc_user_t *u)
+{
+    ngx_msec_t               fresh;
+    ngx_govsvc_pg_t         *pg;
+    ngx_http_cleanup_t      *cln;
+    ngx_govsvc_metrics_t    *m;
+    ngx_govsvc_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
+
+    m = ngx_govsvc_metrics();
+
+    if (gmcf->pg_read == NULL || m == NULL) {
+        return NULL;
+    }
+
+    switch (m->pgr_state) {
+
+    case NGX_GOVSVC_PGR_OK:
+        break;
+
+    case NGX_GOVSVC_PGR_LAGGING:
+        ngx_atomic_fetch_add(&m->pgr_lagging, 1);
+        return NULL;
+
+    default:
+        ngx_atomic_fetch_add(&m->pgr_down, 1);
+        return NULL;
+    }
+
+    fresh = (ngx_msec_t) m->pgr_fresh;
+
+    /* no check for a while (the checking worker busy or gone), or none
+     * since a write went unmarked */
+    if (ngx_govsvc_pg_age(fresh) > gmcf->pgr_lag
+        || fresh <= (ngx_msec_t) m->pgr_blind)
+    {
+        ngx_atomic_fetch_add(&m->pgr_lagging, 1);
+        return NULL;
+    }
+
+    if (ngx_govsvc_pg_wrote_since(r, gmcf, u, fresh)) {
+        ngx_atomic_fetch_add(&m->pgr_own_write, 1);
+        return NULL;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    pg = ngx_govsvc_pg_open_pool(gmcf->pg_read, r->pool, r->connection->log);
+    if (pg == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_govsvc_pg_cleanup;
+    cln->data = pg;
+
+    ngx_atomic_fetch_add(&m->pgr_replica, 1);
+
+    return pg;
+}
+
+
+/*
+ * The marks of writes, "govsvc:rw:USER_ID" in the shared zone: "w" from
+ * the request's first statement, then, when the request is freed (its
+ * answer sent), the time (ngx_current_msec, one clock for every worker)
+ * for as long as the replica may be behind it.
+ */
+
+typedef struct {
+    ngx_govsvc_main_conf_t   *gmcf;
+    int64_t                   id;
+} ngx_govsvc_pg_write_t;
+
+
+static void
+ngx_govsvc_pg_writing(ngx_http_request_t *r, ngx_govsvc_main_conf_t *gmcf)
+{
+    ngx_govsvc_ctx_t       *ctx;
+    ngx_pool_cleanup_t     *cln;
+    ngx_govsvc_pg_write_t  *w;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_govsvc_module);
+
+    /* not signed in, or the session check itself */
+    if (ctx == NULL || ctx->user == NULL || ctx->user->id == 0) {
+        return;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_govsvc_pg_wrote) {
+            return;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_govsvc_pg_write_t));
+    if (cln == NULL) {
+        return;
+    }
+
+    w = cln->data;
+    w->gmcf = gmcf;
+    w->id = ctx->user->id;
+
+    cln->handler = ngx_govsvc_pg_wrote;
+
+    ngx_govsvc_pg_mark(gmcf, w->id, 0, r->connection->log);
+}
+
+
+static void
+ngx_govsvc_pg_wrote(void *data)
+{
+    ngx_govsvc_pg_write_t *w = data;
+
+    ngx_govsvc_pg_mark(w->gmcf, w->id, 1, ngx_cycle->log);
+}
+
+
+static void
+ngx_govsvc_pg_mark(ngx_govsvc_main_conf_t *gmcf, int64_t id,
+    ngx_uint_t done, ngx_log_t *log)
+{
+    u_char                 buf[NGX_INT64_LEN + 1], kbuf[64];
+    ngx_str_t              key, value;
+    ngx_msec_t             ttl;
+    ngx_govsvc_metrics_t  *m;
+
+    key.data = kbuf;
+    key.len = ngx_snprintf(kbuf, sizeof(kbuf), "govsvc:rw:%L", id) - kbuf;
+
+    if (done) {
+        value.data = buf;
+        value.len = ngx_sprintf(buf, "%M", ngx_current_msec) - buf;
+        ttl = gmcf->pgr_lag + 1000;
+
+    } else {
+        ngx_str_set(&value, "w");
+        ttl = NGX_GOVSVC_PG_WRITING;
+    }
+
+    if (ngx_govsvc_shm_set(gmcf->shm_zone, &key, &value, ttl) == NGX_OK) {
+        return;
+    }
+
+    /* unmarked, the user might read from the replica what it has not
+     * replayed yet: every heavy read goes to the primary until the
+     * replica has been checked again */
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "govsvc: a write could not be marked in the zone: the "
+                  "heavy reads go to the primary for a while");
+
+    m = ngx_govsvc_metrics();
+    if (m) {
+        m->pgr_blind = ngx_current_msec;
+    }
+}
+
+
+/* whether u wrote at or after fresh, or is writing (the zone cannot tell:
+ * yes) */
+
+static ngx_uint_t
+ngx_govsvc_pg_wrote_since(ngx_http_request_t *r,
+    ngx_govsvc_main_conf_t *gmcf, ngx_govsvc_user_t *u, ngx_msec_t fresh)
+{
+    u_char     kbuf[64];
+    ngx_int_t  rc, n;
+    ngx_str_t  key, value;
+
+    if (u == NULL || u->id == 0) {
+        return 0;
+    }
+
+    key.data = kbuf;
+    key.len = ngx_snprintf(kbuf, sizeof(kbuf), "govsvc:rw:%L", u->id) - kbuf;
+
+    rc = ngx_govsvc_shm_get(gmcf->shm_zone, &key, r->pool, &value);
+
+    if (rc == NGX_DECLINED) {
+        return 0;
+    }
+
+    if (rc != NGX_OK) {
+        return 1;
+    }
+
+    n = ngx_atoi(value.data, value.len);
+
+    return n == NGX_ERROR || (ngx_msec_t) n >= fresh;
 }
 
 

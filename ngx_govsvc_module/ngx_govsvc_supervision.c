@@ -289,8 +289,8 @@ ngx_govsvc_supervision_warnings(ngx_govsvc_ctx_t *ctx)
     v[7] = sv->today;
     v[8] = sv->yellow;
 
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_warnings_sql,
-                                 9, v);
+    return ngx_govsvc_json_read_query(ctx, NGX_HTTP_OK,
+                                      ngx_govsvc_warnings_sql, 9, v);
 }
 
 
@@ -323,8 +323,8 @@ ngx_govsvc_supervision_stats(ngx_govsvc_ctx_t *ctx)
 
     v[8] = sv->today;
 
-    return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_stats_sql, 9,
-                                 v);
+    return ngx_govsvc_json_read_query(ctx, NGX_HTTP_OK,
+                                      ngx_govsvc_stats_sql, 9, v);
 }
 
 
@@ -364,6 +364,13 @@ ngx_govsvc_cards_list(ngx_govsvc_ctx_t *ctx)
         || ngx_govsvc_sv_limit(sv, &v[8]) != NGX_OK)
     {
         return ngx_govsvc_sv_bad(sv);
+    }
+
+    /* a supervisor's list may come from the replica; a department's is
+     * what it has to answer, from the primary */
+    if (ctx->user->roles & NGX_GOVSVC_ROLE_SUPERVISOR) {
+        return ngx_govsvc_json_read_query(ctx, NGX_HTTP_OK,
+                                          ngx_govsvc_cards_sql, 9, v);
     }
 
     return ngx_govsvc_json_query(ctx, NGX_HTTP_OK, ngx_govsvc_cards_sql, 9,

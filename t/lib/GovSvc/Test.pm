@@ -276,6 +276,15 @@ sub nginx_conninfo {
     return $conninfo;
 }
 
+# http_extra(TEXT): the extra directives of http{} at the next start_nginx
+# (without an argument: what they are now), e.g. ones that name a server
+# started after the first nginx
+sub http_extra {
+    my ($self, @v) = @_;
+    $self->{http_extra} = $v[0] if @v;
+    return $self->{http_extra};
+}
+
 sub start {
     my ($self) = @_;
     croak 'start: on the first instance' if $self->{parent};
