@@ -502,6 +502,13 @@ ngx_govsvc_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
 #if (NGX_THREADS)
+    /* passwords are checked only with a database: an nginx that merely
+     * loads the module (Debian's, once the package is installed) must not
+     * start the pool's threads */
+    if (gmcf->pg_conninfo.len == 0) {
+        return NGX_CONF_OK;
+    }
+
     /* "default" needs no thread_pool directive: nginx makes it */
     gmcf->password_pool = ngx_thread_pool_add(cf, &gmcf->password_pool_name);
     if (gmcf->password_pool == NULL) {

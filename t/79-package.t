@@ -8,6 +8,7 @@
 use strict;
 use warnings;
 use Test::More;
+use File::Temp ();
 use GovSvc::Test;
 
 my ($deb) = grep { !/dbgsym/ }
@@ -43,6 +44,30 @@ is($rc, 0, 'the stock nginx.conf, with the module loaded: nginx -t')
 ($rc, $out) = run('/usr/sbin/nginx', '-t');
 unlike($out, qr/govsvc/,
        'and the module, without a govsvc_* directive there, says nothing');
+{
+    # the stock nginx with the module loaded and nothing of it configured:
+    # its worker starts no thread (the password pool is a node's)
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my $port = GovSvc::Test::free_port();
+    open my $fh, '>', "$dir/nginx.conf" or die "$dir/nginx.conf: $!";
+    print $fh "load_module $so;\npid $dir/nginx.pid;\n"
+        . "error_log $dir/error.log;\nworker_processes 1;\n"
+        . "events {}\nhttp { access_log off;"
+        . " server { listen 127.0.0.1:$port; } }\n";
+    close $fh;
+    ($rc, $out) = run('/usr/sbin/nginx', '-p', $dir, '-c', "$dir/nginx.conf");
+    is($rc, 0, 'the stock nginx runs with the module loaded') or diag $out;
+    my $master = GovSvc::Test::slurp("$dir/nginx.pid") =~ s/\s+//gr;
+    my ($worker) = `pgrep -P $master` =~ /(\d+)/;
+    my ($threads) = GovSvc::Test::slurp("/proc/$worker/status")
+        =~ /^Threads:\s+(\d+)/m;
+    is($threads, 1, 'and its worker starts no thread of the module\'s');
+    kill 'QUIT', $master;
+    for (1 .. 50) {
+        last unless kill 0, $master;
+        select(undef, undef, undef, 0.1);
+    }
+}
 ok(-f '/usr/share/govsvc/sql/0001_regions_departments_calendar.sql'
    && -f '/usr/share/govsvc/conf/county.conf', 'migrations and examples');
 ok(-f '/usr/share/govsvc/html/staff/index.html'
