@@ -18,10 +18,17 @@
  *
  * A conninfo may name several servers (hostaddr=A,B port=P,Q
  * target_session_attrs=read-write: a primary and its standbys).  libpq
- * then tries them in turn inside PQconnectPoll, closing one socket and
- * opening the next, which usually gets the number just freed; epoll
- * forgot the old socket when it was closed, so the nginx connection is
- * bound anew whenever the socket is another one, by number or by inode.
+ * would try them in turn inside PQconnectPoll, but without a limit of
+ * time on each (connect_timeout is the caller's business with
+ * PQconnectPoll): a server that hangs, or whose packets vanish, would
+ * hold every attempt until the module's timeout and the next server would
+ * never be tried.  So the pool starts one connection per server itself,
+ * each with its limit (connect_timeout=, else timeout=), beginning with
+ * the last server that accepted (after a failover: the new primary).
+ * libpq may still move to another socket within one server (SSL refused,
+ * tried again in the clear), which usually gets the number just freed;
+ * epoll forgot the old socket when it was closed, so the nginx connection
+ * is bound anew whenever the socket is another one, by number or inode.
  *
  * govsvc_postgres_read adds a second pool, on a streaming replica, for the
  * heavy reads (ngx_govsvc_read_query).  Every lag/4 (at most 1 s) one
@@ -92,6 +99,8 @@ typedef struct {
     ngx_govsvc_pg_pool_t     *pool;
     PGconn                   *conn;
     ngx_connection_t         *c;
+    ngx_uint_t                server;      /* of pool->servers */
+    ngx_uint_t                tried;       /* servers tried for it */
     ngx_file_uniq_t           sock;        /* the inode of c's socket */
     ngx_govsvc_pg_state_e     state;
     ngx_govsvc_pg_t          *user;        /* NULL: nobody waits for it */
@@ -109,6 +118,21 @@ struct ngx_govsvc_pg_pool_s {
     ngx_uint_t                max;
     ngx_uint_t                queue;
     ngx_msec_t                timeout;
+
+    /* the conninfo as keywords and values, and its servers: the host,
+     * hostaddr and port values of each (NULL: not given) */
+    const char              **keywords;
+    const char              **values;
+    ngx_int_t                 host_kw;     /* index in keywords, or -1 */
+    ngx_int_t                 hostaddr_kw;
+    ngx_int_t                 port_kw;
+    ngx_uint_t                nservers;
+    char                    **hosts;
+    char                    **hostaddrs;
+    char                    **ports;
+    ngx_uint_t                nports;      /* 1: one for all */
+    ngx_uint_t                server;      /* the last that accepted */
+    ngx_msec_t                connect_timeout;
     ngx_queue_t               idle;
     ngx_queue_t               active;      /* connecting and busy */
     ngx_queue_t               waiting;     /* ngx_govsvc_pg_t */
@@ -157,7 +181,15 @@ static ngx_govsvc_pg_pool_t *ngx_govsvc_pg_pool_new(ngx_cycle_t *cycle,
     ngx_govsvc_main_conf_t *gmcf, ngx_uint_t read);
 static void ngx_govsvc_pg_handle_init(ngx_govsvc_pg_t *pg,
     ngx_govsvc_pg_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_govsvc_pg_servers(ngx_cycle_t *cycle,
+    ngx_govsvc_pg_pool_t *pool);
+static ngx_uint_t ngx_govsvc_pg_split(ngx_pool_t *mem, char *list,
+    char ***items);
+static char *ngx_govsvc_pg_strdup(ngx_pool_t *mem, const char *s);
 static ngx_int_t ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool);
+static ngx_int_t ngx_govsvc_pg_start(ngx_govsvc_pg_conn_t *pc);
+static ngx_int_t ngx_govsvc_pg_next(ngx_govsvc_pg_conn_t *pc,
+    const char *why);
 static ngx_int_t ngx_govsvc_pg_bind(ngx_govsvc_pg_conn_t *pc);
 static void ngx_govsvc_pg_unbind(ngx_govsvc_pg_conn_t *pc);
 static ngx_uint_t ngx_govsvc_pg_moved(ngx_govsvc_pg_conn_t *pc);
@@ -236,6 +268,10 @@ ngx_govsvc_pg_pool_new(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf,
         pool->max = gmcf->pg_max;
         pool->queue = gmcf->pg_queue;
         pool->timeout = gmcf->pg_timeout;
+    }
+
+    if (ngx_govsvc_pg_servers(cycle, pool) != NGX_OK) {
+        return NULL;
     }
 
     ngx_queue_init(&pool->idle);
@@ -497,46 +533,182 @@ ngx_govsvc_pg_cleanup(void *data)
 }
 
 
+/*
+ * The servers of the conninfo: libpq's comma-separated lists of host,
+ * hostaddr and port, one item each (a single port serves all).  Lists
+ * that do not match are left to libpq, as one server.
+ */
+
 static ngx_int_t
-ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
+ngx_govsvc_pg_servers(ngx_cycle_t *cycle, ngx_govsvc_pg_pool_t *pool)
 {
-    PGconn                *conn;
-    ngx_govsvc_pg_conn_t  *pc;
+    char               *err, *host, *hostaddr, *port;
+    ngx_int_t           ms;
+    ngx_uint_t          n, nh, na, np, i;
+    PQconninfoOption   *opts, *o;
 
-    conn = PQconnectStart(pool->conninfo);
+    err = NULL;
 
-    if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
-        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
-                      "govsvc: cannot start a connection to %s: %s",
-                      pool->name,
-                      conn ? PQerrorMessage(conn) : "out of memory");
-        if (conn) {
-            PQfinish(conn);
-        }
-
-        pool->down = 1;
-        pool->backoff = NGX_GOVSVC_PG_BACKOFF_MAX;
-        pool->down_until = ngx_current_msec + pool->backoff;
+    opts = PQconninfoParse(pool->conninfo, &err);
+    if (opts == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "govsvc: invalid %s conninfo: %s", pool->name,
+                      err ? err : "out of memory");
+        PQfreemem(err);
         return NGX_ERROR;
     }
 
+    n = 0;
+    for (o = opts; o->keyword; o++) {
+        n++;
+    }
+
+    pool->keywords = ngx_pcalloc(cycle->pool, (n + 1) * sizeof(char *));
+    pool->values = ngx_pcalloc(cycle->pool, (n + 1) * sizeof(char *));
+    if (pool->keywords == NULL || pool->values == NULL) {
+        PQconninfoFree(opts);
+        return NGX_ERROR;
+    }
+
+    pool->host_kw = -1;
+    pool->hostaddr_kw = -1;
+    pool->port_kw = -1;
+    pool->connect_timeout = pool->timeout;
+
+    host = NULL;
+    hostaddr = NULL;
+    port = NULL;
+    i = 0;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL) {
+            continue;
+        }
+
+        pool->keywords[i] = ngx_govsvc_pg_strdup(cycle->pool, o->keyword);
+        pool->values[i] = ngx_govsvc_pg_strdup(cycle->pool, o->val);
+        if (pool->keywords[i] == NULL || pool->values[i] == NULL) {
+            PQconninfoFree(opts);
+            return NGX_ERROR;
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            pool->host_kw = i;
+            host = (char *) pool->values[i];
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            pool->hostaddr_kw = i;
+            hostaddr = (char *) pool->values[i];
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            pool->port_kw = i;
+            port = (char *) pool->values[i];
+
+        } else if (ngx_strcmp(o->keyword, "connect_timeout") == 0) {
+            ms = ngx_atoi((u_char *) o->val, ngx_strlen(o->val));
+            if (ms > 0 && (ngx_msec_t) ms * 1000 < pool->timeout) {
+                pool->connect_timeout = (ngx_msec_t) ms * 1000;
+            }
+        }
+
+        i++;
+    }
+
+    PQconninfoFree(opts);
+
+    nh = host ? ngx_govsvc_pg_split(cycle->pool, host, &pool->hosts) : 0;
+    na = hostaddr ? ngx_govsvc_pg_split(cycle->pool, hostaddr,
+                                        &pool->hostaddrs)
+                  : 0;
+    np = port ? ngx_govsvc_pg_split(cycle->pool, port, &pool->ports) : 0;
+
+    if ((host && nh == 0) || (hostaddr && na == 0) || (port && np == 0)) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_max(nh, na);
+
+    if (n < 2 || (nh && nh != n) || (na && na != n) || (np > 1 && np != n))
+    {
+        /* one server, or lists libpq will judge */
+        pool->nservers = 1;
+        pool->hosts = NULL;
+        pool->hostaddrs = NULL;
+        pool->ports = NULL;
+        return NGX_OK;
+    }
+
+    pool->nservers = n;
+    pool->nports = np;
+
+    return NGX_OK;
+}
+
+
+/* splits a comma-separated list in place; 0 when out of memory */
+
+static ngx_uint_t
+ngx_govsvc_pg_split(ngx_pool_t *mem, char *list, char ***items)
+{
+    char        *p, *copy;
+    ngx_uint_t   n, i;
+
+    n = 1;
+    for (p = list; *p; p++) {
+        n += (*p == ',');
+    }
+
+    copy = ngx_govsvc_pg_strdup(mem, list);
+    *items = ngx_palloc(mem, n * sizeof(char *));
+    if (copy == NULL || *items == NULL) {
+        return 0;
+    }
+
+    (*items)[0] = copy;
+
+    for (p = copy, i = 1; *p; p++) {
+        if (*p == ',') {
+            *p = '\0';
+            (*items)[i++] = p + 1;
+        }
+    }
+
+    return n;
+}
+
+
+static char *
+ngx_govsvc_pg_strdup(ngx_pool_t *mem, const char *s)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = ngx_strlen(s) + 1;
+
+    p = ngx_pnalloc(mem, len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+
+    return (char *) p;
+}
+
+
+static ngx_int_t
+ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
+{
+    ngx_govsvc_pg_conn_t  *pc;
+
     pc = ngx_calloc(sizeof(ngx_govsvc_pg_conn_t), pool->log);
     if (pc == NULL) {
-        PQfinish(conn);
         return NGX_ERROR;
     }
 
     pc->pool = pool;
-    pc->conn = conn;
     pc->state = NGX_GOVSVC_PG_CONNECTING;
-
-    PQsetNoticeProcessor(conn, ngx_govsvc_pg_notice, pool);
-
-    if (PQsetnonblocking(conn, 1) != 0 || ngx_govsvc_pg_bind(pc) != NGX_OK) {
-        PQfinish(conn);
-        ngx_free(pc);
-        return NGX_ERROR;
-    }
+    pc->server = pool->server;
 
     ngx_queue_insert_tail(&pool->active, &pc->queue);
     pool->nconns++;
@@ -544,15 +716,130 @@ ngx_govsvc_pg_connect(ngx_govsvc_pg_pool_t *pool)
 
     ngx_govsvc_pg_count(pool, connects);
 
+    if (ngx_govsvc_pg_start(pc) != NGX_OK) {
+        ngx_govsvc_pg_free(pc);
+
+        pool->down = 1;
+        pool->backoff = NGX_GOVSVC_PG_BACKOFF_MAX;
+        pool->down_until = ngx_current_msec + pool->backoff;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Starts pc's connection to its server, or to the next ones while a
+ * start fails at once (a refused connect on this machine often does).
+ */
+
+static ngx_int_t
+ngx_govsvc_pg_start(ngx_govsvc_pg_conn_t *pc)
+{
+    PGconn                *conn;
+    ngx_uint_t             i, level;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+
+    for ( ;; ) {
+        i = pc->server;
+        pc->tried++;
+
+        if (pool->hostaddrs) {
+            pool->values[pool->hostaddr_kw] = pool->hostaddrs[i];
+        }
+
+        if (pool->hosts) {
+            pool->values[pool->host_kw] = pool->hosts[i];
+        }
+
+        if (pool->ports) {
+            pool->values[pool->port_kw] =
+                                  pool->ports[pool->nports > 1 ? i : 0];
+        }
+
+        conn = PQconnectStartParams(pool->keywords, pool->values, 0);
+
+        if (conn != NULL && PQstatus(conn) != CONNECTION_BAD) {
+            break;
+        }
+
+        if (conn == NULL) {
+            ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                          "govsvc: cannot start a connection to %s: "
+                          "out of memory", pool->name);
+            return NGX_ERROR;
+        }
+
+        pc->conn = conn;
+
+        if (ngx_govsvc_pg_next(pc, PQerrorMessage(conn)) != NGX_OK) {
+            /* one error when PostgreSQL goes away, not one per retry */
+            level = pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
+            ngx_log_error(level, pool->log, 0,
+                          "govsvc: cannot start a connection to %s: %s",
+                          pool->name, PQerrorMessage(conn));
+            return NGX_ERROR;
+        }
+    }
+
+    pc->conn = conn;
+
+    PQsetNoticeProcessor(conn, ngx_govsvc_pg_notice, pool);
+
+    if (PQsetnonblocking(conn, 1) != 0 || ngx_govsvc_pg_bind(pc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* libpq: after PQconnectStart, act as if polling asked for writing */
     if (ngx_add_event(pc->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
         != NGX_OK)
     {
-        ngx_govsvc_pg_free(pc);
         return NGX_ERROR;
     }
 
-    ngx_add_timer(pc->c->read, pool->timeout);
+    ngx_add_timer(pc->c->read, pool->connect_timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * pc's server failed (why): drops that attempt and moves pc to the next
+ * server; NGX_DECLINED when every server has been tried (pc->conn kept,
+ * for its error message).
+ */
+
+static ngx_int_t
+ngx_govsvc_pg_next(ngx_govsvc_pg_conn_t *pc, const char *why)
+{
+    ngx_uint_t             i;
+    ngx_govsvc_pg_pool_t  *pool;
+
+    pool = pc->pool;
+
+    if (pc->tried >= pool->nservers) {
+        return NGX_DECLINED;
+    }
+
+    i = pc->server;
+
+    ngx_log_error(NGX_LOG_INFO, pool->log, 0,
+                  "govsvc: %s server %ui (%s%s%s) failed, trying the next: "
+                  "%s", pool->name, i + 1,
+                  pool->hostaddrs ? pool->hostaddrs[i]
+                                  : pool->hosts ? pool->hosts[i] : "",
+                  pool->ports ? " port " : "",
+                  pool->ports ? pool->ports[pool->nports > 1 ? i : 0] : "",
+                  why);
+
+    ngx_govsvc_pg_unbind(pc);
+    PQfinish(pc->conn);
+    pc->conn = NULL;
+
+    pc->server = (i + 1) % pool->nservers;
 
     return NGX_OK;
 }
@@ -647,8 +934,15 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
     c = ev->data;
     pc = c->data;
 
+    /* one error when PostgreSQL goes away, not one per retry */
+    level = pc->pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
+
     if (ev->timedout) {
-        ngx_log_error(NGX_LOG_ERR, pc->pool->log, NGX_ETIMEDOUT,
+        if (ngx_govsvc_pg_next(pc, "timed out") == NGX_OK) {
+            goto next;
+        }
+
+        ngx_log_error(level, pc->pool->log, NGX_ETIMEDOUT,
                       "govsvc: %s connect timed out", pc->pool->name);
         ngx_govsvc_pg_connect_failed(pc);
         return;
@@ -657,8 +951,10 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
     st = PQconnectPoll(pc->conn);
 
     if (st == PGRES_POLLING_FAILED) {
-        /* one error when PostgreSQL goes away, not one per retry */
-        level = pc->pool->down ? NGX_LOG_INFO : NGX_LOG_ERR;
+        if (ngx_govsvc_pg_next(pc, PQerrorMessage(pc->conn)) == NGX_OK) {
+            goto next;
+        }
+
         ngx_log_error(level, pc->pool->log, 0,
                       "govsvc: %s connection failed: %s",
                       pc->pool->name, PQerrorMessage(pc->conn));
@@ -681,7 +977,7 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
             return;
         }
 
-        ngx_add_timer(pc->c->read, pc->pool->timeout);
+        ngx_add_timer(pc->c->read, pc->pool->connect_timeout);
     }
 
     if (st == PGRES_POLLING_OK) {
@@ -702,6 +998,14 @@ ngx_govsvc_pg_connect_handler(ngx_event_t *ev)
     }
 
     if (rc != NGX_OK) {
+        ngx_govsvc_pg_connect_failed(pc);
+    }
+
+    return;
+
+next:
+
+    if (ngx_govsvc_pg_start(pc) != NGX_OK) {
         ngx_govsvc_pg_connect_failed(pc);
     }
 }
@@ -741,6 +1045,9 @@ ngx_govsvc_pg_connected(ngx_govsvc_pg_conn_t *pc)
     pool->down = 0;
     pool->backoff = 0;
     pool->down_until = 0;
+
+    /* the next connections try this server first */
+    pool->server = pc->server;
 
     pc->state = NGX_GOVSVC_PG_BUSY;
 

@@ -18,10 +18,16 @@
 #      outbox rows, nothing is half written, the audit chain verifies; no
 #      worker keeps a socket to the dead primary, and the pools'
 #      connections are all on the new one.
+#   3. A first server that hangs instead of refusing (a listener that
+#      never answers where the old primary was: a machine gone silent):
+#      each attempt there gives up after connect_timeout= and the next
+#      server is tried, so a freshly started nginx serves within that
+#      time, and its pools then start with the server that answered.
 
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::INET;
 use List::Util qw(max);
 use Time::HiRes qw(time sleep);
 use GovSvc::Test;
@@ -48,10 +54,11 @@ my $app = 'govsvc-nginx';
 
 # nginx again, its pools on these servers in this order
 sub use_servers {
-    my @ports = @_;
-    $t->nginx_conninfo('hostaddr=' . join(',', ('127.0.0.1') x @ports)
-        . ' port=' . join(',', @ports) . ' dbname=govsvc user=govsvc'
-        . " target_session_attrs=read-write application_name=$app");
+    my ($ports, $more) = @_;
+    $t->nginx_conninfo('hostaddr=' . join(',', ('127.0.0.1') x @$ports)
+        . ' port=' . join(',', @$ports) . ' dbname=govsvc user=govsvc'
+        . " target_session_attrs=read-write application_name=$app"
+        . ($more // ''));
     $t->stop_nginx;
     $t->start_nginx;
 }
@@ -115,7 +122,7 @@ sub metric {
 
 # ---- 1. libpq moves to the next server in the middle of a connection -------
 
-use_servers($S, $P);
+use_servers([$S, $P]);
 {
     # more at once than the pools hold: each worker opens all 8 of its
     # connections, each refused by the standby first
@@ -151,7 +158,7 @@ use_servers($S, $P);
 
 # ---- 2. failover under load ------------------------------------------------
 
-use_servers($P, $S);
+use_servers([$P, $S]);
 my $master = $t->nginx_pid;
 my @workers = $t->worker_pids;
 is(register('warm-up')->{status}, 201, 'primary listed first: writes');
@@ -295,6 +302,37 @@ ok($t->eventually(sub {
        my $n = metric('govsvc_pg_connections\{state="(?:busy|idle)"\}');
        $n > 0 && $n == backends($sb) }, 5),
    'every pooled connection is on the new primary');
+
+# ---- 3. the first server hangs ------------------------------------------------
+
+{
+    # where the old primary listened: connections are taken by the kernel
+    # and never answered
+    my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+        LocalPort => $P, Listen => 128, ReuseAddr => 1, Proto => 'tcp')
+        or die "listen on $P: $!";
+    use_servers([$P, $S], ' connect_timeout=2');
+    my @a = map { $t->async_req(GET => '/api/v1/cases?limit=5', tls => 1,
+                                headers => $h{sup}, timeout => 30) } 1 .. 8;
+    my @r = map { [ $_->wait ] } @a;
+    is(scalar(grep { $_->[0]{status} != 200 } @r), 0,
+       'a silent first server: every request served by the next')
+        or diag explain [ map { "$_->[0]{status} $_->[0]{body}" } @r ];
+    my $slowest = max(map { $_->[1] } @r);
+    cmp_ok($slowest, '<', 5, sprintf('within connect_timeout and a little'
+           . ' (slowest %.2f s)', $slowest));
+    my $t0 = time;
+    is(register('after-silent')->{status}, 201, 'writes too');
+    # a new connection for each of a worker's pool: none tries the silent
+    # server first any more
+    my @b = map { $t->async_req(GET => '/api/v1/cases?limit=5', tls => 1,
+                                headers => $h{sup}, timeout => 30) } 1 .. 16;
+    my @rb = map { [ $_->wait ] } @b;
+    my $slow = max(map { $_->[1] } @rb);
+    cmp_ok($slow, '<', 1.5, sprintf('then the pools start with the server'
+           . ' that answered (slowest of 16 at once %.2f s)', $slow));
+    close $silent;
+}
 
 $t->check_log;
 $t->stop;
