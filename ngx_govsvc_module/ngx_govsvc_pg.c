@@ -126,12 +126,14 @@ struct ngx_govsvc_pg_pool_s {
     ngx_int_t                 host_kw;     /* index in keywords, or -1 */
     ngx_int_t                 hostaddr_kw;
     ngx_int_t                 port_kw;
+    ngx_int_t                 attrs_kw;    /* target_session_attrs */
     ngx_uint_t                nservers;
     char                    **hosts;
     char                    **hostaddrs;
     char                    **ports;
     ngx_uint_t                nports;      /* 1: one for all */
     ngx_uint_t                server;      /* the last that accepted */
+    ngx_uint_t                passes;      /* 2: prefer-standby */
     ngx_msec_t                connect_timeout;
     ngx_queue_t               idle;
     ngx_queue_t               active;      /* connecting and busy */
@@ -573,6 +575,8 @@ ngx_govsvc_pg_servers(ngx_cycle_t *cycle, ngx_govsvc_pg_pool_t *pool)
     pool->host_kw = -1;
     pool->hostaddr_kw = -1;
     pool->port_kw = -1;
+    pool->attrs_kw = -1;
+    pool->passes = 1;
     pool->connect_timeout = pool->timeout;
 
     host = NULL;
@@ -603,6 +607,9 @@ ngx_govsvc_pg_servers(ngx_cycle_t *cycle, ngx_govsvc_pg_pool_t *pool)
         } else if (ngx_strcmp(o->keyword, "port") == 0) {
             pool->port_kw = i;
             port = (char *) pool->values[i];
+
+        } else if (ngx_strcmp(o->keyword, "target_session_attrs") == 0) {
+            pool->attrs_kw = i;
 
         } else if (ngx_strcmp(o->keyword, "connect_timeout") == 0) {
             ms = ngx_atoi((u_char *) o->val, ngx_strlen(o->val));
@@ -640,6 +647,14 @@ ngx_govsvc_pg_servers(ngx_cycle_t *cycle, ngx_govsvc_pg_pool_t *pool)
 
     pool->nservers = n;
     pool->nports = np;
+
+    /* libpq's prefer-standby over the list: a standby if any, else any
+     * server; one server at a time that is two passes */
+    if (pool->attrs_kw >= 0
+        && ngx_strcmp(pool->values[pool->attrs_kw], "prefer-standby") == 0)
+    {
+        pool->passes = 2;
+    }
 
     return NGX_OK;
 }
@@ -745,6 +760,12 @@ ngx_govsvc_pg_start(ngx_govsvc_pg_conn_t *pc)
 
     for ( ;; ) {
         i = pc->server;
+
+        if (pool->passes == 2) {
+            pool->values[pool->attrs_kw] = pc->tried < pool->nservers
+                                           ? "standby" : "any";
+        }
+
         pc->tried++;
 
         if (pool->hostaddrs) {
@@ -820,7 +841,7 @@ ngx_govsvc_pg_next(ngx_govsvc_pg_conn_t *pc, const char *why)
 
     pool = pc->pool;
 
-    if (pc->tried >= pool->nservers) {
+    if (pc->tried >= pool->nservers * pool->passes) {
         return NGX_DECLINED;
     }
 

@@ -15,6 +15,8 @@
 #     replica serves again
 #   - the replica stopped: every read still answered (the primary), the
 #     state "down"; started again, the replica serves again
+#   - target_session_attrs=prefer-standby over the primary and the
+#     replica, the primary first: the read pool is on the replica
 
 use strict;
 use warnings;
@@ -196,6 +198,23 @@ $n0 = replica_reads();
 ($st, $found) = search('sup', 'paused-1');
 is($found, 1, 'and serves the search');
 is(replica_reads() - $n0, 1, '... from the replica');
+
+# ---- prefer-standby: the standby, wherever it is listed ---------------------
+
+$t->stop_nginx;
+$t->http_extra("$extra govsvc_postgres_read \"hostaddr=127.0.0.1,127.0.0.1"
+    . ' port=' . $t->pg_port . ',' . $sb->port . ' dbname=govsvc user=govsvc'
+    . ' application_name=govsvc-read2 target_session_attrs=prefer-standby'
+    . "\" lag=${lag}s;");
+$t->start_nginx;
+ok($t->eventually(sub { state('ok') == 1 }, 15), 'prefer-standby: checked');
+@bad = grep { $_->{status} != 200 }
+       map { $t->req(GET => '/api/v1/cases?limit=5', tls => 1,
+                     headers => $h{sup}) } 1 .. 10;
+is(scalar @bad, 0, 'searches answered');
+cmp_ok(backends($sb, 'govsvc-read2'), '>', 0,
+       'the read pool is on the standby, listed second');
+is(backends($t, 'govsvc-read2'), 0, 'not on the primary, listed first');
 
 $t->check_log;
 $t->stop;
