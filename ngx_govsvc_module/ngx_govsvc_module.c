@@ -24,8 +24,6 @@ static ngx_int_t ngx_govsvc_conf_msec(ngx_str_t *param, const char *name,
     ngx_msec_t *out);
 static char *ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_govsvc_postgres_read(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_govsvc_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -67,9 +65,9 @@ static ngx_command_t  ngx_govsvc_commands[] = {
 
     { ngx_string("govsvc_postgres_read"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_govsvc_postgres_read,
+      ngx_govsvc_postgres,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
+      1,                                   /* the read pool */
       NULL },
 
     { ngx_string("govsvc_redis"),
@@ -816,46 +814,67 @@ ngx_govsvc_conf_msec(ngx_str_t *param, const char *name, ngx_msec_t *out)
 }
 
 
-/* govsvc_postgres "conninfo" [max=N] [queue=N] [timeout=T] */
+/*
+ * govsvc_postgres "conninfo" [max=N] [queue=N] [timeout=T], and
+ * govsvc_postgres_read (cmd->offset 1) with [lag=T] too
+ */
 
 static char *
 ngx_govsvc_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_govsvc_main_conf_t *gmcf = conf;
 
-    ngx_int_t   rc;
-    ngx_str_t  *value;
-    ngx_uint_t  i;
+    ngx_int_t    rc;
+    ngx_str_t   *value, *conninfo;
+    ngx_uint_t   i, *max, *queue;
+    ngx_msec_t  *timeout, *lag;
 
-    if (gmcf->pg_conninfo.data) {
+    if (cmd->offset) {
+        conninfo = &gmcf->pgr_conninfo;
+        max = &gmcf->pgr_max;
+        queue = &gmcf->pgr_queue;
+        timeout = &gmcf->pgr_timeout;
+        lag = &gmcf->pgr_lag;
+
+    } else {
+        conninfo = &gmcf->pg_conninfo;
+        max = &gmcf->pg_max;
+        queue = &gmcf->pg_queue;
+        timeout = &gmcf->pg_timeout;
+        lag = NULL;
+    }
+
+    if (conninfo->data) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    gmcf->pg_conninfo.len = value[1].len;
-    gmcf->pg_conninfo.data = ngx_pnalloc(cf->pool, value[1].len + 1);
-    if (gmcf->pg_conninfo.data == NULL) {
+    conninfo->len = value[1].len;
+    conninfo->data = ngx_pnalloc(cf->pool, value[1].len + 1);
+    if (conninfo->data == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    (void) ngx_cpystrn(gmcf->pg_conninfo.data, value[1].data,
-                       value[1].len + 1);
+    (void) ngx_cpystrn(conninfo->data, value[1].data, value[1].len + 1);
 
-    if (ngx_govsvc_pg_check_conninfo(cf, &gmcf->pg_conninfo) != NGX_OK) {
+    if (ngx_govsvc_pg_check_conninfo(cf, conninfo) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
-        rc = ngx_govsvc_conf_uint(&value[i], "max=", &gmcf->pg_max);
+        rc = ngx_govsvc_conf_uint(&value[i], "max=", max);
 
         if (rc == NGX_DECLINED) {
-            rc = ngx_govsvc_conf_uint(&value[i], "queue=", &gmcf->pg_queue);
+            rc = ngx_govsvc_conf_uint(&value[i], "queue=", queue);
         }
 
         if (rc == NGX_DECLINED) {
-            rc = ngx_govsvc_conf_msec(&value[i], "timeout=",
-                                      &gmcf->pg_timeout);
+            rc = ngx_govsvc_conf_msec(&value[i], "timeout=", timeout);
+        }
+
+        if (rc == NGX_DECLINED && lag) {
+            rc = ngx_govsvc_conf_msec(&value[i], "lag=", lag);
         }
 
         if (rc != NGX_OK) {
@@ -916,68 +935,6 @@ ngx_govsvc_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* govsvc_postgres_read "conninfo" [max=N] [queue=N] [timeout=T] [lag=T] */
-
-static char *
-ngx_govsvc_postgres_read(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_govsvc_main_conf_t *gmcf = conf;
-
-    ngx_int_t   rc;
-    ngx_str_t  *value;
-    ngx_uint_t  i;
-
-    if (gmcf->pgr_conninfo.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    gmcf->pgr_conninfo.len = value[1].len;
-    gmcf->pgr_conninfo.data = ngx_pnalloc(cf->pool, value[1].len + 1);
-    if (gmcf->pgr_conninfo.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    (void) ngx_cpystrn(gmcf->pgr_conninfo.data, value[1].data,
-                       value[1].len + 1);
-
-    if (ngx_govsvc_pg_check_conninfo(cf, &gmcf->pgr_conninfo) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        rc = ngx_govsvc_conf_uint(&value[i], "max=", &gmcf->pgr_max);
-
-        if (rc == NGX_DECLINED) {
-            rc = ngx_govsvc_conf_uint(&value[i], "queue=", &gmcf->pgr_queue);
-        }
-
-        if (rc == NGX_DECLINED) {
-            rc = ngx_govsvc_conf_msec(&value[i], "timeout=",
-                                      &gmcf->pgr_timeout);
-        }
-
-        if (rc == NGX_DECLINED) {
-            rc = ngx_govsvc_conf_msec(&value[i], "lag=", &gmcf->pgr_lag);
-        }
-
-        if (rc != NGX_OK) {
-            goto invalid;
-        }
-    }
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
-
-    return NGX_CONF_ERROR;
 }
 
 
