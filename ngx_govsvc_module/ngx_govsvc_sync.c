@@ -118,7 +118,7 @@ ngx_govsvc_sync_batches(ngx_govsvc_ctx_t *ctx)
     return ngx_govsvc_query(ctx,
         "SELECT a::text, coalesce(current_setting('govsvc.lists', true),"
         "  '')"
-        " FROM govsvc_sync_apply($1, $2, $3::jsonb) a", 3, sy->values,
+        " FROM govsvc_sync_receive($1, $2, $3::jsonb) a", 3, sy->values,
         ngx_govsvc_sync_applied, ctx);
 }
 

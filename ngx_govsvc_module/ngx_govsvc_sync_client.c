@@ -633,7 +633,7 @@ ngx_govsvc_sync_answered(ngx_govsvc_sync_client_t *cl, u_char *value,
     size_t len)
 {
     char       *text;
-    cJSON      *json, *moved, *renumbered, *diverged;
+    cJSON      *json, *moved, *renumbered, *diverged, *collided;
     ngx_int_t   n;
 
     json = cJSON_ParseWithLength((const char *) value, len);
@@ -641,9 +641,10 @@ ngx_govsvc_sync_answered(ngx_govsvc_sync_client_t *cl, u_char *value,
     moved = cJSON_GetObjectItemCaseSensitive(json, "moved");
     renumbered = cJSON_GetObjectItemCaseSensitive(json, "renumbered");
     diverged = cJSON_GetObjectItemCaseSensitive(json, "diverged");
+    collided = cJSON_GetObjectItemCaseSensitive(json, "collided");
 
     if (!cJSON_IsNumber(moved) || !cJSON_IsNumber(renumbered)
-        || !cJSON_IsObject(diverged))
+        || !cJSON_IsObject(diverged) || !cJSON_IsArray(collided))
     {
         ngx_log_error(NGX_LOG_ERR, cl->log, 0,
                       "govsvc: sync with the parent: unexpected record "
@@ -674,6 +675,19 @@ ngx_govsvc_sync_answered(ngx_govsvc_sync_client_t *cl, u_char *value,
                       "skipped there and exist only here; the outbox now "
                       "numbers on after the parent's (see DEPLOYMENT.md, "
                       "Backup and restore)");
+    }
+
+    if (collided->child != NULL) {
+        text = cJSON_PrintUnformatted(collided);
+
+        ngx_log_error(NGX_LOG_ALERT, cl->log, 0,
+                      "govsvc: cases registered since this node was "
+                      "restored took numbers the parent holds for cases "
+                      "lost with the restore: %s; the parent shows the "
+                      "lost ones under them (see DEPLOYMENT.md, Backup and "
+                      "restore); the numbering now goes on after the "
+                      "parent's", text ? text : "?");
+        cJSON_free(text);
     }
 
     if (diverged->child != NULL) {

@@ -113,8 +113,10 @@ my $other = event('430102', 3, case => '43010220261129999999');
 $r = batch('430102', event('430102', 2), $other, event('430102', 4));
 is($r->{status}, 200, 'a batch with another event under a held number')
     or diag $r->{body};
-is_deeply($r->{json}{diverged}, { 430102 => { from => 3, held => 4 } },
-          'answered as diverged from there, with what is held');
+is_deeply($r->{json}{diverged},
+          { 430102 => { from => 3, held => 4, cases => {} } },
+          'answered as diverged from there, with what is held (and no'
+          . ' case of that origin held here)');
 is_deeply($r->{json}{acked}, { 430102 => 4 }, 'acknowledged as compared');
 is(held(), 4, 'nothing of it kept');
 is($c->psql("SELECT case_no FROM sync_inbox WHERE seq = 3"),

@@ -153,10 +153,20 @@ unlike(GovSvc::Test::slurp($t->error_log), qr/numbered again/,
 
 # ---- the county restored from an older backup ----------------------------------
 
-# as if the backup had been taken three events ago, all acknowledged then
+# as if the backup had been taken three events ago, all acknowledged then:
+# the three cases of those events (the burst's last) are gone, and their
+# numbers will be given again
 my $city_held = $city->psql("SELECT max(seq) FROM sync_inbox"
                             . " WHERE origin = '430102'");
-$t->psql(<<'SQL');
+my @lost = split /\n/, $t->psql("SELECT case_no FROM outbox"
+    . " WHERE origin = '430102' ORDER BY seq DESC LIMIT 3");
+is(scalar(grep { $city->psql("SELECT count(*) FROM cases WHERE case_no = :'c'",
+                             c => $_) } @lost), 3,
+   'the city holds the three cases the restore loses');
+$t->psql(<<'SQL', c => join(',', @lost));
+DELETE FROM cases WHERE case_no = ANY (string_to_array(:'c', ','));
+UPDATE case_seq SET last = last - 3 WHERE node = '430102'
+    AND day = (now() AT TIME ZONE 'Asia/Shanghai')::date;
 UPDATE outbox_seq SET last = last - 3 WHERE origin = '430102';
 DELETE FROM outbox WHERE origin = '430102'
     AND seq > (SELECT last FROM outbox_seq WHERE origin = '430102');
@@ -169,6 +179,8 @@ UPDATE sync_peers SET acknowledged = (SELECT last FROM outbox_seq
 SQL
 my $restored = new_case('恢复之后');
 is($restored->{status}, 201, 'the restored county registers a case');
+my $reused = $restored->{json}{case_no} // '';
+ok(grep({ $_ eq $reused } @lost), "under a number a lost case had ($reused)");
 ok($t->eventually(sub {
        $t->psql("SELECT last FROM outbox_seq WHERE origin = '430102'")
            == $city_held + 1
@@ -178,14 +190,27 @@ like(GovSvc::Test::slurp($t->error_log),
      qr/\[warn\].*1 of its events were numbered again after the parent's/,
      'and the county says so');
 ok($city->eventually(sub {
-       $city->psql("SELECT seq FROM sync_inbox WHERE origin = '430102'"
-                   . " AND case_no = :'c'", c => $restored->{json}{case_no})
-           eq $city_held + 1
-   }, 10), 'the case registered after the restore reaches the city: nothing lost');
+       $city->psql("SELECT count(*) FROM sync_inbox WHERE origin = '430102'"
+                   . " AND case_no = :'c' AND type = 'case.created'"
+                   . " AND seq = :'s'", c => $reused, s => $city_held + 1)
+   }, 10), 'the event of the case registered after the restore reaches the'
+           . ' city: nothing lost');
+$t->expect_log(qr/took numbers the parent holds/);
+like(GovSvc::Test::slurp($t->error_log),
+     qr/\[alert\].*took numbers the parent holds.*\Q$reused\E/,
+     'the county names the case whose number the city holds for another');
+my ($newest) = sort { $b cmp $a } @lost;
+is($t->psql("SELECT last FROM case_seq WHERE node = '430102'"
+            . " AND day = (now() AT TIME ZONE 'Asia/Shanghai')::date"),
+   substr($newest, -6) + 0,
+   'and numbers its cases on after the last the city holds');
 is($city->psql("SELECT count(*) FROM sync_inbox WHERE origin = '430102'"
                . " AND seq > :'h'", h => $city_held - 3), 4,
    'the city keeps what it held and adds the one event');
-is(new_case('恢复之后二')->{status}, 201, 'the next case');
+my $next = new_case('恢复之后二');
+is($next->{status}, 201, 'the next case');
+is(substr($next->{json}{case_no} // '', -6), sprintf('%06d', substr($newest, -6) + 1),
+   'under a number never given before');
 ok($city->eventually(sub {
        $city->psql("SELECT max(seq) FROM sync_inbox WHERE origin = '430102'")
            == $city_held + 2
