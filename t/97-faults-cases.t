@@ -178,21 +178,7 @@ sub registered_once {
 
     # no partial write: each case's audit and outbox rows are those of
     # what happened to it, no more, no fewer
-    my $odd = $t->psql(<<'SQL');
-SELECT count(*) FROM cases c
-WHERE c.project_name LIKE 'pg-%'
-  AND ((SELECT count(*) FROM audit_log a
-        WHERE a.object = 'case:' || c.case_no
-          AND a.action IN ('case.create', 'case.accept'))
-       <> CASE WHEN c.state = 'draft' THEN 1 ELSE 2 END
-    OR (SELECT count(*) FROM outbox o
-        WHERE o.case_no = c.case_no
-          AND o.type IN ('case.created', 'case.accept'))
-       <> CASE WHEN c.state = 'draft' THEN 1 ELSE 2 END
-    OR (c.state = 'in_progress') <> EXISTS (
-        SELECT 1 FROM case_opinions p
-        WHERE p.case_no = c.case_no AND p.action = 'accept'))
-SQL
+    my $odd = $t->half_written('pg-');
     is($odd, 0, 'R3: every case has its audit, outbox and opinion rows,'
        . ' nothing half-written');
     my $accepted = grep { $_->[0] == 200 } @$lines;

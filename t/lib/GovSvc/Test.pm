@@ -1551,6 +1551,29 @@ sub eventually {
     }
 }
 
+# half_written(PREFIX): how many cases whose project name starts with
+# PREFIX lack, or have more than, the audit entries, outbox events and
+# opinion of what happened to them (created, and accepted if in progress):
+# 0 when every registration and acceptance was one whole transaction
+sub half_written {
+    my ($self, $prefix) = @_;
+    return $self->psql(<<'SQL', p => $prefix);
+SELECT count(*) FROM cases c
+WHERE c.project_name LIKE :'p' || '%'
+  AND ((SELECT count(*) FROM audit_log a
+        WHERE a.object = 'case:' || c.case_no
+          AND a.action IN ('case.create', 'case.accept'))
+       <> CASE WHEN c.state = 'draft' THEN 1 ELSE 2 END
+    OR (SELECT count(*) FROM outbox o
+        WHERE o.case_no = c.case_no
+          AND o.type IN ('case.created', 'case.accept'))
+       <> CASE WHEN c.state = 'draft' THEN 1 ELSE 2 END
+    OR (c.state = 'in_progress') <> EXISTS (
+        SELECT 1 FROM case_opinions p
+        WHERE p.case_no = c.case_no AND p.action = 'accept'))
+SQL
+}
+
 # load(NAME, N, STEP): N forked children each calling STEP->(KEY) (KEY:
 # "NAME-CHILD-I", a new one each call) until told to stop; STEP returns the
 # responses of one round.  Returns a sub that stops them and returns one
@@ -1643,6 +1666,9 @@ sub psql {
     local $t->{pg_port} = $self->{port};
     return $t->psql_db('govsvc', $sql, %vars);
 }
+
+# as GovSvc::Test's, on this server
+sub half_written { GovSvc::Test::half_written(@_) }
 
 sub _pg_ctl {
     my ($self, $die, @args) = @_;
