@@ -198,7 +198,7 @@ my $wl = wrk($wl_path, $conns, script => $wl_lua);
 print "\nP1 (hot worklist read): GET $wl_path, $conns connections;"
     . " checked first: $wl_check\n"
     . "  per request: the session check (one PostgreSQL round trip),"
-    . " MGET of the generations, GET of the page (Redis)\n";
+    . " one MGET of the generations and the page (Redis)\n";
 line("  ceiling: fixed $wl_size B JSON", $wl_ceil, $wl_ceil);
 line('  worklist, cache hit', $wl, $wl_ceil,
      'target: >= 50% of ceiling, p99 < 10 ms');
@@ -219,7 +219,7 @@ $t->eventually(sub {
      // '') eq 'hit';
 }, 5);
 my $wl_sc = wrk($wl_path, $conns, script => $wl_lua);
-print "  with govsvc_session_cache 10000 (ttl 5s): MGET and GET (Redis)"
+print "  with govsvc_session_cache 10000 (ttl 5s): the MGET (Redis)"
     . " only\n";
 line('  worklist, cache hit, session cached', $wl_sc, $wl_ceil,
      'target: >= 50% of ceiling, p99 < 10 ms');

@@ -642,9 +642,9 @@ gs_date_t ngx_govsvc_today(void);
 
 
 /* keeps value under key in Redis for govsvc_cache_ttl, if Redis is
- * configured; not waited for */
+ * configured (keep: only if the key is not there); not waited for */
 void ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
-    const char *value, size_t len);
+    const char *value, size_t len, ngx_uint_t keep);
 
 
 /* ---- ngx_govsvc_lists.c: worklists (cached in Redis), unified query,

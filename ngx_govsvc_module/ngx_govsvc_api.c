@@ -495,20 +495,22 @@ ngx_govsvc_cached_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
         && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
     {
         ngx_govsvc_cache_put(cq->ctx->request, &cq->key,
-                             PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+                             PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0),
+                             1);
     }
 
     ngx_govsvc_json_result(pg, res, cq->ctx);
 }
 
 
-/* SET key value PX govsvc_cache_ttl NX, not waited for: a fill that
- * fails is tried again by the next read; NX, so that a fill that raced a
- * change does not replace the change's tombstone (ngx_govsvc_admin.c) */
+/* SET key value PX govsvc_cache_ttl [NX], not waited for: a fill that
+ * fails is tried again by the next read; NX (keep) where a fill that
+ * raced a change must not replace the change's tombstone
+ * (ngx_govsvc_admin.c) */
 
 void
 ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
-    const char *value, size_t len)
+    const char *value, size_t len, ngx_uint_t keep)
 {
     u_char                   ttl[NGX_INT_T_LEN];
     const char              *argv[6];
@@ -535,7 +537,7 @@ ngx_govsvc_cache_put(ngx_http_request_t *r, ngx_str_t *key,
     argvlen[5] = 2;
 
     (void) ngx_govsvc_redis_command(gmcf->redis, ngx_govsvc_redis_ignore,
-                                    NULL, 6, argv, argvlen);
+                                    NULL, keep ? 6 : 5, argv, argvlen);
 }
 
 

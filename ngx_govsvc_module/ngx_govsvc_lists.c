@@ -4,17 +4,20 @@
  * unified query (GET /api/v1/cases) and abnormal cases (GET
  * /api/v1/abnormal).
  *
- * Worklist pages are cached in Redis under keys that name the generation
- * of each list they show: "govsvc:wl:todo:DEPT:ROLE" for the cases a role
- * of a department acts on, "govsvc:wl:done:USER" for what a user did, and
- * "govsvc:wl:epoch" over all of them.  A read is two round trips (MGET of
- * the generations, GET of the page) whatever the backlog; a transition
- * INCRs the two or three lists it changed after its commit and before its
- * answer, so the next read anywhere misses and goes to PostgreSQL.  A page
- * filled from a snapshot older than a transition is stored under the old
- * generation, which nobody asks for again.  When an INCR cannot reach
- * Redis the shared zone remembers it, and the first worker that reaches
- * Redis again bumps the epoch before it reads a page.
+ * Worklist pages are cached in Redis, each under a key of the request
+ * ("govsvc:wl:page:todo|done:..."), its value the generations of the
+ * lists it shows, a newline, then the page: "govsvc:wl:todo:DEPT:ROLE" for
+ * the cases a role of a department acts on, "govsvc:wl:done:USER" for
+ * what a user did, and "govsvc:wl:epoch" over all of them.  A read is one
+ * MGET of the generations and the page, whatever the backlog: the page is
+ * the answer if it was read under the generations there are now.  A
+ * transition INCRs the two or three lists it changed after its commit and
+ * before its answer, so the next read anywhere misses and goes to
+ * PostgreSQL.  A miss fills the page with the generations read before the
+ * database, so a page from a snapshot older than a transition carries a
+ * generation nobody has any more.  When an INCR cannot reach Redis the
+ * shared zone remembers it, and the first worker that reaches Redis again
+ * bumps the epoch before it reads a page.
  */
 
 
@@ -41,6 +44,7 @@ typedef struct {
     u_char                   *gen_keys[NGX_GOVSVC_WL_KEYS];
     ngx_uint_t                ngen_keys;
     ngx_govsvc_redis_cmd_t   *cmd;
+    ngx_str_t                 gens;            /* "G:G:...\n" of the read */
 
     char                      today[11];
     char                      yellow[NGX_INT_T_LEN + 1];
@@ -81,7 +85,6 @@ static ngx_int_t ngx_govsvc_list_bad(ngx_govsvc_list_t *ls);
 static ngx_int_t ngx_govsvc_worklist_cached(ngx_govsvc_list_t *ls);
 static void ngx_govsvc_worklist_epoch(redisReply *reply, void *data);
 static ngx_int_t ngx_govsvc_worklist_gens(ngx_govsvc_list_t *ls);
-static void ngx_govsvc_worklist_gens_reply(redisReply *reply, void *data);
 static void ngx_govsvc_worklist_page_reply(redisReply *reply, void *data);
 static ngx_int_t ngx_govsvc_worklist_db(ngx_govsvc_list_t *ls,
     const char *x_cache);
@@ -446,12 +449,21 @@ ngx_govsvc_worklist_epoch(redisReply *reply, void *data)
 }
 
 
+/*
+ * One round trip: MGET of the generations and of the page, whose value
+ * begins with the generations it was read under (each at most 20
+ * characters, "0" for none, ":"-separated) and a newline; the page is
+ * the answer only if they are the generations now.
+ */
+
 static ngx_int_t
 ngx_govsvc_worklist_gens(ngx_govsvc_list_t *ls)
 {
-    ngx_uint_t               i;
-    const char              *argv[NGX_GOVSVC_WL_KEYS + 1];
-    size_t                   argvlen[NGX_GOVSVC_WL_KEYS + 1];
+    u_char                  *p, *last;
+    size_t                   len;
+    ngx_uint_t               i, n;
+    const char              *argv[NGX_GOVSVC_WL_KEYS + 2];
+    size_t                   argvlen[NGX_GOVSVC_WL_KEYS + 2];
     ngx_http_request_t      *r;
     ngx_govsvc_main_conf_t  *gmcf;
 
@@ -459,67 +471,13 @@ ngx_govsvc_worklist_gens(ngx_govsvc_list_t *ls)
     gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
 
     ls->gen_keys[0] = (u_char *) "govsvc:wl:epoch";
-
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-
-    for (i = 0; i <= ls->ngen_keys; i++) {
-        argv[i + 1] = (const char *) ls->gen_keys[i];
-        argvlen[i + 1] = ngx_strlen(ls->gen_keys[i]);
-    }
-
-    ls->cmd = ngx_govsvc_redis_command(gmcf->redis,
-                                       ngx_govsvc_worklist_gens_reply, ls,
-                                       (int) ls->ngen_keys + 2, argv,
-                                       argvlen);
-    if (ls->cmd == NULL) {
-        return ngx_govsvc_worklist_db(ls, "bypass");
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-/* the page's key names every generation it depends on, and the page */
-
-static void
-ngx_govsvc_worklist_gens_reply(redisReply *reply, void *data)
-{
-    ngx_govsvc_list_t *ls = data;
-
-    u_char                  *p, *last;
-    size_t                   len;
-    ngx_int_t                rc;
-    ngx_uint_t               i;
-    const char              *argv[2];
-    size_t                   argvlen[2];
-    redisReply              *e;
-    ngx_http_request_t      *r;
-    ngx_govsvc_main_conf_t  *gmcf;
-
-    ls->cmd = NULL;
-    r = ls->ctx->request;
-    gmcf = ngx_http_get_module_main_conf(r, ngx_govsvc_module);
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != ls->ngen_keys + 1)
-    {
-        ngx_govsvc_finalize(r, ngx_govsvc_worklist_db(ls, "bypass"));
-        return;
-    }
+    n = ls->ngen_keys + 1;
 
     len = sizeof("govsvc:wl:page:") + 512;
 
-    for (i = 0; i < reply->elements; i++) {
-        len += 24;
-    }
-
     ls->key.data = ngx_pnalloc(r->pool, len);
     if (ls->key.data == NULL) {
-        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     last = ls->key.data + len;
@@ -534,33 +492,29 @@ ngx_govsvc_worklist_gens_reply(redisReply *reply, void *data)
         p = ngx_slprintf(p, last, ":%s", ls->values[i] ? ls->values[i] : "");
     }
 
-    for (i = 0; i < reply->elements; i++) {
-        e = reply->element[i];
-        p = ngx_slprintf(p, last, ":%*s",
-                         (size_t) (e->type == REDIS_REPLY_STRING
-                                   ? ngx_min(e->len, 20) : 1),
-                         e->type == REDIS_REPLY_STRING ? e->str : "0");
-    }
-
     ls->key.len = p - ls->key.data;
 
-    argv[0] = "GET";
-    argvlen[0] = 3;
-    argv[1] = (const char *) ls->key.data;
-    argvlen[1] = ls->key.len;
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+
+    for (i = 0; i < n; i++) {
+        argv[i + 1] = (const char *) ls->gen_keys[i];
+        argvlen[i + 1] = ngx_strlen(ls->gen_keys[i]);
+    }
+
+    argv[n + 1] = (const char *) ls->key.data;
+    argvlen[n + 1] = ls->key.len;
 
     ls->cmd = ngx_govsvc_redis_command(gmcf->redis,
                                        ngx_govsvc_worklist_page_reply, ls,
-                                       2, argv, argvlen);
+                                       (int) n + 2, argv, argvlen);
     if (ls->cmd == NULL) {
-        rc = ngx_govsvc_worklist_db(ls, "bypass");
-
-    } else {
-        r->main->count++;
-        rc = NGX_DONE;
+        return ngx_govsvc_worklist_db(ls, "bypass");
     }
 
-    ngx_govsvc_finalize(r, rc);
+    r->main->count++;
+
+    return NGX_DONE;
 }
 
 
@@ -569,25 +523,64 @@ ngx_govsvc_worklist_page_reply(redisReply *reply, void *data)
 {
     ngx_govsvc_list_t *ls = data;
 
+    u_char              *p, *last;
+    size_t               len;
     ngx_int_t            rc;
+    ngx_uint_t           i, n;
+    redisReply          *page, *e;
     ngx_http_request_t  *r;
 
     ls->cmd = NULL;
     r = ls->ctx->request;
+    n = ls->ngen_keys + 1;
 
-    if (reply && reply->type == REDIS_REPLY_STRING) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != n + 1)
+    {
+        ngx_govsvc_finalize(r, ngx_govsvc_worklist_db(ls, "bypass"));
+        return;
+    }
+
+    len = n * 21 + 1;
+
+    ls->gens.data = ngx_pnalloc(r->pool, len);
+    if (ls->gens.data == NULL) {
+        ngx_govsvc_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ls->gens.data;
+    last = p + len;
+
+    for (i = 0; i < n; i++) {
+        e = reply->element[i];
+        p = ngx_slprintf(p, last, "%s%*s", i ? ":" : "",
+                         (size_t) (e->type == REDIS_REPLY_STRING
+                                   ? ngx_min(e->len, 20) : 1),
+                         e->type == REDIS_REPLY_STRING ? e->str : "0");
+    }
+
+    *p++ = '\n';
+    ls->gens.len = p - ls->gens.data;
+
+    page = reply->element[n];
+
+    if (page->type == REDIS_REPLY_STRING && page->len > ls->gens.len
+        && ngx_memcmp(page->str, ls->gens.data, ls->gens.len) == 0)
+    {
         ngx_govsvc_count(cache_hits);
 
         if (ngx_govsvc_x_cache(r, "hit") != NGX_OK) {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
         } else {
-            rc = ngx_govsvc_send_json(r, NGX_HTTP_OK, (u_char *) reply->str,
-                                      reply->len);
+            rc = ngx_govsvc_send_json(r, NGX_HTTP_OK,
+                                      (u_char *) page->str + ls->gens.len,
+                                      page->len - ls->gens.len);
         }
 
     } else {
-        rc = ngx_govsvc_worklist_db(ls, reply ? "miss" : "bypass");
+        rc = ngx_govsvc_worklist_db(ls, "miss");
     }
 
     ngx_govsvc_finalize(r, rc);
@@ -621,11 +614,24 @@ ngx_govsvc_worklist_result(ngx_govsvc_pg_t *pg, PGresult *res, void *data)
 {
     ngx_govsvc_list_t *ls = data;
 
+    u_char  *value;
+    size_t   len;
+
     if (ls->key.len && res && PQresultStatus(res) == PGRES_TUPLES_OK
         && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
     {
-        ngx_govsvc_cache_put(ls->ctx->request, &ls->key,
-                             PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+        /* the generations the read began under, then the page: replaced
+         * whatever was there, as that is of other generations */
+        len = ls->gens.len + PQgetlength(res, 0, 0);
+        value = ngx_pnalloc(ls->ctx->request->pool, len);
+
+        if (value != NULL) {
+            ngx_memcpy(ngx_cpymem(value, ls->gens.data, ls->gens.len),
+                       PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+
+            ngx_govsvc_cache_put(ls->ctx->request, &ls->key,
+                                 (const char *) value, len, 0);
+        }
     }
 
     ngx_govsvc_json_result(pg, res, ls->ctx);
