@@ -457,6 +457,12 @@ char *ngx_govsvc_arg(ngx_http_request_t *r, const char *name);
 ngx_govsvc_pg_pool_t *ngx_govsvc_pg_pool_create(ngx_cycle_t *cycle,
     ngx_govsvc_main_conf_t *gmcf);
 void ngx_govsvc_pg_pool_destroy(ngx_govsvc_pg_pool_t *pool);
+/* a connection to server i of the pool's conninfo, for a caller that
+ * drives it itself; the servers, the one that last accepted, and the
+ * limit on connecting to one */
+PGconn *ngx_govsvc_pg_start_server(ngx_govsvc_pg_pool_t *pool, ngx_uint_t i);
+void ngx_govsvc_pg_servers_of(ngx_govsvc_pg_pool_t *pool, ngx_uint_t *n,
+    ngx_uint_t *last, ngx_msec_t *connect_timeout);
 
 /* a request's handle; the connection is taken on the first query */
 ngx_govsvc_pg_t *ngx_govsvc_pg_open(ngx_http_request_t *r);

@@ -768,20 +768,7 @@ ngx_govsvc_pg_start(ngx_govsvc_pg_conn_t *pc)
 
         pc->tried++;
 
-        if (pool->hostaddrs) {
-            pool->values[pool->hostaddr_kw] = pool->hostaddrs[i];
-        }
-
-        if (pool->hosts) {
-            pool->values[pool->host_kw] = pool->hosts[i];
-        }
-
-        if (pool->ports) {
-            pool->values[pool->port_kw] =
-                                  pool->ports[pool->nports > 1 ? i : 0];
-        }
-
-        conn = PQconnectStartParams(pool->keywords, pool->values, 0);
+        conn = ngx_govsvc_pg_start_server(pool, i);
 
         if (conn != NULL && PQstatus(conn) != CONNECTION_BAD) {
             break;
@@ -824,6 +811,46 @@ ngx_govsvc_pg_start(ngx_govsvc_pg_conn_t *pc)
     ngx_add_timer(pc->c->read, pool->connect_timeout);
 
     return NGX_OK;
+}
+
+
+/*
+ * Starts a connection to the pool's server i (modulo their count; a
+ * conninfo of one server is that server) for a caller that drives it
+ * (the session cache's LISTEN, or ngx_govsvc_pg_start()).
+ */
+
+PGconn *
+ngx_govsvc_pg_start_server(ngx_govsvc_pg_pool_t *pool, ngx_uint_t i)
+{
+    i %= pool->nservers;
+
+    if (pool->hostaddrs) {
+        pool->values[pool->hostaddr_kw] = pool->hostaddrs[i];
+    }
+
+    if (pool->hosts) {
+        pool->values[pool->host_kw] = pool->hosts[i];
+    }
+
+    if (pool->ports) {
+        pool->values[pool->port_kw] = pool->ports[pool->nports > 1 ? i : 0];
+    }
+
+    return PQconnectStartParams(pool->keywords, pool->values, 0);
+}
+
+
+/* the servers of the pool, the one that last accepted, and the limit on
+ * connecting to one */
+
+void
+ngx_govsvc_pg_servers_of(ngx_govsvc_pg_pool_t *pool, ngx_uint_t *n,
+    ngx_uint_t *last, ngx_msec_t *connect_timeout)
+{
+    *n = pool->nservers;
+    *last = pool->server;
+    *connect_timeout = pool->connect_timeout;
 }
 
 

@@ -60,8 +60,11 @@ struct ngx_govsvc_scache_s {
     ngx_uint_t                epoch;
     ngx_log_t                *log;
 
-    /* the LISTEN connection */
-    const char               *conninfo;
+    /* the LISTEN connection, to the servers of the primary's pool one at
+     * a time, from the one that last accepted there */
+    ngx_govsvc_pg_pool_t     *pool;
+    ngx_uint_t                server;
+    ngx_uint_t                tried;
     ngx_msec_t                timeout;
     PGconn                   *conn;
     ngx_connection_t         *c;
@@ -81,6 +84,8 @@ static void ngx_govsvc_scache_connect_handler(ngx_event_t *ev);
 static void ngx_govsvc_scache_read_handler(ngx_event_t *ev);
 static void ngx_govsvc_scache_write_handler(ngx_event_t *ev);
 static void ngx_govsvc_scache_retry(ngx_event_t *ev);
+static void ngx_govsvc_scache_failed(ngx_govsvc_scache_t *sc,
+    const char *why);
 static void ngx_govsvc_scache_lost(ngx_govsvc_scache_t *sc, const char *why);
 static void ngx_govsvc_scache_close(ngx_govsvc_scache_t *sc);
 static ngx_int_t ngx_govsvc_scache_drain(ngx_govsvc_scache_t *sc);
@@ -111,8 +116,7 @@ ngx_govsvc_scache_create(ngx_cycle_t *cycle, ngx_govsvc_main_conf_t *gmcf)
     sc->max = gmcf->session_cache_max;
     sc->ttl = gmcf->session_cache_ttl;
     sc->log = cycle->log;
-    sc->conninfo = (const char *) gmcf->pg_conninfo.data;
-    sc->timeout = gmcf->pg_timeout;
+    sc->pool = gmcf->pg;
     sc->backoff = NGX_GOVSVC_SCACHE_BACKOFF_MIN;
 
     sc->retry.handler = ngx_govsvc_scache_retry;
@@ -292,14 +296,23 @@ ngx_govsvc_scache_forget(ngx_govsvc_scache_t *sc, const u_char *hash)
 static void
 ngx_govsvc_scache_connect(ngx_govsvc_scache_t *sc)
 {
-    sc->conn = PQconnectStart(sc->conninfo);
+    ngx_uint_t  n, last;
+
+    ngx_govsvc_pg_servers_of(sc->pool, &n, &last, &sc->timeout);
+
+    if (sc->tried == 0) {
+        sc->server = last;
+    }
+
+    sc->tried++;
+    sc->conn = ngx_govsvc_pg_start_server(sc->pool, sc->server);
 
     if (sc->conn == NULL || PQstatus(sc->conn) == CONNECTION_BAD
         || PQsetnonblocking(sc->conn, 1) != 0
         || ngx_govsvc_scache_bind(sc) != NGX_OK)
     {
-        ngx_govsvc_scache_lost(sc, sc->conn ? PQerrorMessage(sc->conn)
-                                            : "out of memory");
+        ngx_govsvc_scache_failed(sc, sc->conn ? PQerrorMessage(sc->conn)
+                                              : "out of memory");
         return;
     }
 
@@ -366,14 +379,14 @@ ngx_govsvc_scache_connect_handler(ngx_event_t *ev)
     sc = c->data;
 
     if (ev->timedout) {
-        ngx_govsvc_scache_lost(sc, "connect timed out");
+        ngx_govsvc_scache_failed(sc, "connect timed out");
         return;
     }
 
     st = PQconnectPoll(sc->conn);
 
     if (st == PGRES_POLLING_FAILED) {
-        ngx_govsvc_scache_lost(sc, PQerrorMessage(sc->conn));
+        ngx_govsvc_scache_failed(sc, PQerrorMessage(sc->conn));
         return;
     }
 
@@ -398,6 +411,7 @@ ngx_govsvc_scache_connect_handler(ngx_event_t *ev)
 
     if (st == PGRES_POLLING_OK) {
         sc->connected = 1;
+        sc->tried = 0;
 
         if (c->read->timer_set) {
             ngx_del_timer(c->read);
@@ -589,6 +603,28 @@ ngx_govsvc_scache_heard(ngx_govsvc_scache_t *sc, const char *what)
 
     /* "*", or anything not understood: everything */
     ngx_govsvc_scache_flush(sc);
+}
+
+
+/* a connect to one server failed: the next, until each was tried */
+
+static void
+ngx_govsvc_scache_failed(ngx_govsvc_scache_t *sc, const char *why)
+{
+    ngx_uint_t  n, last;
+    ngx_msec_t  timeout;
+
+    ngx_govsvc_pg_servers_of(sc->pool, &n, &last, &timeout);
+
+    if (sc->tried >= n) {
+        sc->tried = 0;
+        ngx_govsvc_scache_lost(sc, why);
+        return;
+    }
+
+    ngx_govsvc_scache_close(sc);
+    sc->server++;
+    ngx_govsvc_scache_connect(sc);
 }
 
 

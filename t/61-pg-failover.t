@@ -34,7 +34,8 @@ use GovSvc::Test;
 
 my $t = GovSvc::Test->new(demo => 1, redis => 1, workers => 2,
                           public_write_limit => '1000000 1m',
-                          http_extra => 'govsvc_login_limit 1000 1m;');
+                          http_extra => 'govsvc_login_limit 1000 1m;'
+                                        . ' govsvc_session_cache 100;');
 $t->start;
 
 my $dept = $t->default_department;
@@ -85,10 +86,18 @@ sub accept_case {
 }
 
 # the module's backends on a server
+# the LISTEN connections of the workers' session caches on a server (the
+# pools' are the backends above)
+sub listeners {
+    my ($pg) = @_;
+    return $pg->psql("SELECT count(*) FROM pg_stat_activity"
+                     . " WHERE query = 'LISTEN govsvc_auth'");
+}
 sub backends {
     my ($server) = @_;
     return $server->psql('SELECT count(*) FROM pg_stat_activity'
-                         . " WHERE application_name = :'a'", a => $app);
+                         . " WHERE application_name = :'a'"
+                         . " AND query <> 'LISTEN govsvc_auth'", a => $app);
 }
 
 # sockets of the workers connected to 127.0.0.1:PORT
@@ -284,6 +293,8 @@ is($?, 0, 'the audit chain verifies on the new primary') or diag $verify;
 # the pools: nothing left on the dead primary, everything on the new one
 ok($t->eventually(sub { worker_sockets_to($P) == 0 }, 5),
    'no worker keeps a socket to the dead primary');
+ok($t->eventually(sub { listeners($sb) == 2 }, 10),
+   'each worker\'s session cache listens on the new primary');
 ok($t->eventually(sub {
        my $n = metric('govsvc_pg_connections\{state="(?:busy|idle)"\}');
        $n > 0 && $n == backends($sb) }, 5),
@@ -317,6 +328,9 @@ ok($t->eventually(sub {
     my $slow = max(map { $_->[1] } @rb);
     cmp_ok($slow, '<', 1.5, sprintf('then the pools start with the server'
            . ' that answered (slowest of 16 at once %.2f s)', $slow));
+    ok($t->eventually(sub { listeners($sb) == 2 }, 10),
+       'and each worker\'s session cache listens there, past the silent'
+       . ' one');
     close $silent;
 }
 
