@@ -6,7 +6,6 @@
 use strict;
 use warnings;
 use Test::More;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use GovSvc::Test;
 
@@ -15,52 +14,16 @@ my $t = GovSvc::Test->new(redis => 1, workers => 2,
 $t->start;
 $t->psql(GovSvc::Test::slurp("$ENV{GOVSVC_ROOT}/sql/demo.sql"));
 
-# $n children, each writing (or reading) in a loop until told to stop;
-# each records "status title" per request in its own file
+# $n children (GovSvc::Test::load), each writing a question titled by its
+# key (or reading the calendar) in a loop until told to stop
 sub load {
     my ($name, $n, $write) = @_;
-    my @kids;
-    for my $k (1 .. $n) {
-        my $file = $t->dir . "/load.$name.$k";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            open my $fh, '>', $file or POSIX::_exit(1);
-            $fh->autoflush(1);
-            my $i = 0;
-            until (-e $t->dir . "/stop.$name") {
-                my $title = "$name-$k-" . $i++;
-                my $r = $write
-                    ? $t->req(POST => '/api/v1/public/consultations',
-                              json => { title => $title, content => 'c' },
-                              timeout => 10)
-                    : $t->req(GET => '/api/v1/calendar?year=2026',
-                              timeout => 10);
-                my $code = $r->{json} && $r->{json}{error}
-                         ? $r->{json}{error}{code} : '-';
-                print $fh "$r->{status} $code $title\n";
-            }
-            close $fh;
-            POSIX::_exit(0);
-        }
-        push @kids, [$pid, $file];
-    }
-    return sub {
-        open my $s, '>', $t->dir . "/stop.$name" or die;
-        close $s;
-        waitpid $_->[0], 0 for @kids;
-        my @lines;
-        for (@kids) {
-            open my $fh, '<', $_->[1] or die;
-            push @lines, map { [split ' '] } <$fh>;
-        }
-        return \@lines;
-    };
-}
-
-sub statuses {
-    my %c;
-    $c{"$_->[0] $_->[1]"}++ for @{ $_[0] };
-    return join ', ', map { "$_: $c{$_}" } sort keys %c;
+    return $t->load($name, $n, sub {
+        $write ? $t->req(POST => '/api/v1/public/consultations',
+                         json => { title => $_[0], content => 'c' },
+                         timeout => 10)
+               : $t->req(GET => '/api/v1/calendar?year=2026', timeout => 10);
+    }, pause => 0);
 }
 
 sub all_acknowledged_written_once {
@@ -88,7 +51,7 @@ sub all_acknowledged_written_once {
     my $back = time;
     sleep 2;
     my $lines = $done->();
-    diag 'pg restart: ' . statuses($lines);
+    diag 'pg restart: ' . $t->statuses($lines);
     my @bad = grep { $_->[0] != 201 && !($_->[0] == 503
                      && $_->[1] eq 'unavailable') } @$lines;
     is(scalar @bad, 0, 'PostgreSQL away: only 201 or 503 unavailable')
@@ -106,7 +69,7 @@ sub all_acknowledged_written_once {
     $t->start_redis;
     sleep 1.5;
     my $lines = $done->();
-    diag 'redis restart: ' . statuses($lines);
+    diag 'redis restart: ' . $t->statuses($lines);
     is(scalar(grep { $_->[0] != 200 } @$lines), 0,
        'Redis away: every read still answered 200');
     cmp_ok(scalar @$lines, '>', 50, scalar(@$lines) . ' reads');
@@ -120,7 +83,7 @@ sub all_acknowledged_written_once {
     my $victim = $t->kill_worker;
     sleep 1;
     my $lines = $done->();
-    diag "killed worker $victim: " . statuses($lines);
+    diag "killed worker $victim: " . $t->statuses($lines);
     my @workers = $t->worker_pids;
     is(scalar @workers, 2, 'the master respawned the worker');
     ok(!(grep { $_ == $victim } @workers), 'a new one');

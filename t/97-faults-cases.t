@@ -49,50 +49,8 @@ sub accept_case {
                    json => { action => 'accept', version => $c->{version} });
 }
 
-# $n children running $step->($name) until told to stop; each line of
-# their files: "status code name"
-sub load {
-    my ($name, $n, $step) = @_;
-    my @kids;
-    for my $k (1 .. $n) {
-        my $file = $t->dir . "/load.$name.$k";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            open my $fh, '>', $file or POSIX::_exit(1);
-            $fh->autoflush(1);
-            my $i = 0;
-            until (-e $t->dir . "/stop.$name") {
-                my $key = "$name-$k-" . $i++;
-                for my $r ($step->($key)) {
-                    my $code = ref $r->{json} eq 'HASH' && $r->{json}{error}
-                             ? $r->{json}{error}{code} : '-';
-                    print $fh "$r->{status} $code $key "
-                        . ($r->{json} && !ref $r->{json}{error}
-                           ? $r->{json}{case_no} // '-' : '-') . "\n";
-                }
-            }
-            close $fh;
-            POSIX::_exit(0);
-        }
-        push @kids, [$pid, $file];
-    }
-    return sub {
-        open my $s, '>', $t->dir . "/stop.$name" or die;
-        close $s;
-        waitpid $_->[0], 0 for @kids;
-        my @lines;
-        for (@kids) {
-            open my $fh, '<', $_->[1] or die;
-            push @lines, map { [split ' '] } <$fh>;
-        }
-        return \@lines;
-    };
-}
-sub statuses {
-    my %c;
-    $c{"$_->[0] $_->[1]"}++ for @{ $_[0] };
-    return join ', ', map { "$_: $c{$_}" } sort keys %c;
-}
+# GovSvc::Test::load, each child's next round at once after a failure
+sub load { $t->load(@_, pause => 0) }
 # every registration answered 201 is one case, with that project name
 sub registered_once {
     my ($lines, $name) = @_;
@@ -120,7 +78,7 @@ sub registered_once {
     });
     sleep 3;
     my @lines = (@{ $cases->() }, @{ $asks->() });
-    diag 'registrations and questions at once: ' . statuses(\@lines);
+    diag 'registrations and questions at once: ' . $t->statuses(\@lines);
     is(scalar(grep { $_->[0] != 201 } @lines), 0,
        'registrations and public questions at once: every one 201');
     cmp_ok(scalar @lines, '>', 30, scalar(@lines) . ' writes');
@@ -134,7 +92,7 @@ sub registered_once {
     my $victim = $t->kill_worker;
     sleep 1;
     my $lines = $done->();
-    diag "killed worker $victim: " . statuses($lines);
+    diag "killed worker $victim: " . $t->statuses($lines);
     my @workers = $t->worker_pids;
     is(scalar @workers, 2, 'R1: the master respawned the worker');
     ok(!(grep { $_ == $victim } @workers), 'a new one');
@@ -165,7 +123,7 @@ sub registered_once {
     }
     sleep 1;
     my $lines = $done->();
-    diag 'pg restart: ' . statuses($lines);
+    diag 'pg restart: ' . $t->statuses($lines);
     ok(defined $first && $first < 2, sprintf('R3: writes again %.2f s after'
        . ' PostgreSQL is back', $first // -1));
     my @bad = grep { $_->[0] != 201 && $_->[0] != 200
@@ -218,8 +176,8 @@ sub todo_db {
     sleep 1.5;
     my $lines = $accepts->();
     my $wl = $reads->();
-    diag 'redis away, writes: ' . statuses($lines) . '; reads: '
-        . statuses($wl);
+    diag 'redis away, writes: ' . $t->statuses($lines) . '; reads: '
+        . $t->statuses($wl);
     is(scalar(grep { $_->[0] != 200 && $_->[0] != 201 } @$lines, @$wl), 0,
        'R2: every registration, acceptance and read answered');
     cmp_ok(scalar @$wl, '>', 20, scalar(@$wl) . ' worklist reads');
